@@ -72,14 +72,14 @@ class LoadMeter:
                        'uptime': subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}
 
 
-def code_version() -> dict:
-    "git HEAD, whether the package has uncommitted changes, and a hash of the package sources as imported now."
+def code_version(pkg_dir: Path | None = None) -> dict:
+    "git HEAD, whether the package has uncommitted changes, and a hash of the package sources (`pkg_dir`: default the checkout's)."
     import hashlib
-    h = hashlib.sha1()
-    for p in sorted((REPO / 'hybrid_recommender').glob('*.py')): h.update(p.name.encode()); h.update(p.read_bytes())
+    h = hashlib.sha1(); pkg_dir = Path(pkg_dir or REPO / 'hybrid_recommender')
+    for p in sorted(pkg_dir.glob('*.py')): h.update(p.name.encode()); h.update(p.read_bytes())
     git = lambda *a: subprocess.run(['git', '-C', str(REPO), *a], capture_output=True, text=True).stdout.strip()
     return {'git_head': git('rev-parse', '--short', 'HEAD'), 'package_dirty': bool(git('status', '--porcelain', 'hybrid_recommender')),
-            'package_sha1': h.hexdigest()[:12]}
+            'package_sha1': h.hexdigest()[:12], 'package_dir': str(pkg_dir)}
 
 
 def write_json(path: Path, obj) -> Path:

@@ -78,7 +78,8 @@ def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb:
     fpdir = out / '.fingerprints'
     marks = lambda: {p.name: p.stat().st_mtime for p in fpdir.glob('*.json')} if fpdir.exists() else {}
     before = marks()
-    m = machine(); code = code_version(); print(machine_line(m), '| code', code, flush=True)
+    import hybrid_recommender
+    m = machine(); code = code_version(Path(hybrid_recommender.__file__).parent); print(machine_line(m), '| code', code, flush=True)
     print(f"[scale] SCALE_N={n:,} {mode} OUT_DIR={out} params={ {k: v for k, v in params.items() if k != 'OUT_DIR'} }", flush=True)
     load, job_ref, bd_ref = {}, [], []
     if breakdown:
@@ -116,7 +117,18 @@ def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb:
     return res
 
 
-def _child(n: int, mode: str, extra: dict, profile: bool, breakdown: bool, omp_active: bool = False, max_rss_gb: float = 14.0) -> int:
+def snapshot_package() -> Path:
+    "Copy the package as it is now to BENCH_OUT/pkg/<sha>: every run of one invocation (cold, then warm) uses the same code."
+    sha = code_version()['package_sha1']; dst = OUT_ROOT.parent / 'pkg' / sha
+    if not (dst / 'hybrid_recommender').exists():
+        tmp = dst.with_name(sha + '.tmp'); shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(REPO / 'hybrid_recommender', tmp / 'hybrid_recommender', ignore=shutil.ignore_patterns('__pycache__'))
+        tmp.rename(dst)
+    return dst
+
+
+def _child(n: int, mode: str, extra: dict, profile: bool, breakdown: bool, omp_active: bool = False, max_rss_gb: float = 14.0,
+           pkg: Path | None = None) -> int:
     "Run one (N, mode) in a fresh interpreter, optionally under py-spy."
     cmd = ([sys.executable, __file__, '--one', str(n), mode, '--params', json.dumps(extra), '--max-rss-gb', str(max_rss_gb)]
            + (['--breakdown'] if breakdown else []))
@@ -126,6 +138,8 @@ def _child(n: int, mode: str, extra: dict, profile: bool, breakdown: bool, omp_a
         print(f"[scale] profiling with py-spy -> {prof} (analyse: python bench/glue.py {prof})", flush=True)
     env = dict(os.environ)
     if not omp_active: env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')      # see README: spinning OpenMP threads on a shared box
+    if pkg: env['PYTHONPATH'] = os.pathsep.join([str(pkg)] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+    if pkg: env.setdefault('HR_SHARED_DATA', str(REPO.parent / 'shared' / 'data'))
     return subprocess.run(cmd, env=env).returncode
 
 
@@ -218,6 +232,7 @@ def main():
     ap.add_argument('--profile', action='store_true', help='run under py-spy record --native (then: python bench/glue.py <file>)')
     ap.add_argument('--breakdown', action='store_true', help='also time the main package functions (bench/breakdown.py)')
     ap.add_argument('--max-rss-gb', type=float, default=14.0, help='abort a run (exit 3, partial JSON) past this RSS: the box is shared')
+    ap.add_argument('--live-code', action='store_true', help='import the working tree as it changes (default: a snapshot taken at start)')
     ap.add_argument('--omp-active', action='store_true', help="don't set OMP_WAIT_POLICY=PASSIVE for the runs (libgomp's spinning default)")
     ap.add_argument('--report', action='store_true', help='only rebuild results/scale.md and scale.png')
     ap.add_argument('--one', nargs=2, metavar=('N', 'MODE'), help=argparse.SUPPRESS)
@@ -225,9 +240,11 @@ def main():
     if a.one: run_one(int(a.one[0]), a.one[1], extra, a.breakdown, a.max_rss_gb); return
     if not a.report:
         print(machine_line(machine()), flush=True)
+        pkg = None if a.live_code else snapshot_package()
+        if pkg: print(f'[scale] code snapshot {pkg} (cold and warm runs of this invocation share it)', flush=True)
         for n in a.scales:
             for mode in a.modes:
-                rc = _child(n, mode, extra, a.profile, a.breakdown, a.omp_active, a.max_rss_gb)
+                rc = _child(n, mode, extra, a.profile, a.breakdown, a.omp_active, a.max_rss_gb, pkg)
                 if rc: print(f'[scale] SCALE_N={n} {mode} failed with exit code {rc}', flush=True)
     print(report())
 
