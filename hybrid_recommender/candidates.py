@@ -48,6 +48,7 @@ class Retrievers:
     emb: np.ndarray|None = None                   # item text vectors (L2-normalised)
     profiles: np.ndarray|None = None              # user text profiles
     cooc_fn: Callable|None = None                 # uids -> (len(uids), n_items) co-occurrence scores
+    item_sim: sp.csr_matrix|None = None           # item-item cosine of the co-occurrence source (row i = i's neighbours)
     ease_fn: Callable|None = None                 # uids -> (len(uids), n_items) EASE scores (-inf outside its cap)
     seconds: dict = field(default_factory=dict)   # fit time per source
 
@@ -80,6 +81,7 @@ def fit_sources(history:pd.DataFrame, # the fold's history (uid, iid, rating, ts
         R.sources['semantic'] = vector_source(ix, R.profiles, seen)
     if cooc is not False:
         R.cooc_fn = timed('cooc', lambda: fit_itemknn(history, n_users, n_items, **(cooc or {})))
+        R.item_sim = R.cooc_fn.sim
         R.sources['cooc'] = score_source(R.cooc_fn, seen)
     if ease is not False:
         R.ease_fn = timed('ease', lambda: fit_ease(history, n_users, n_items, **{'lam': 250.0, 'max_items': 10_000, **(ease or {})}))

@@ -14,11 +14,11 @@ from .data import RecData, to_csr, atomic_write
 # %% auto #0
 __all__ = ['POP_GRID', 'ITEMKNN_GRID', 'EASE_GRID', 'BASELINES', 'CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS',
            'CONTRACT_ARTIFACTS', 'hit_matrix', 'per_user_metrics', 'topk_metrics', 'topk_from_scores', 'topk_blocked',
-           'recs_from_frame', 'recs_to_frame', 'popularity_scores', 'fit_popularity', 'itemknn_similarity',
-           'fit_itemknn', 'ease_weights', 'fit_ease', 'evaluate', 'grid_points', 'tune', 'tune_and_test',
-           'run_baselines', 'paired_bootstrap', 'summary_table', 'save_fig', 'plot_metrics', 'plot_pool_recall',
-           'plot_feature_importance', 'metric_by_bucket', 'plot_by_history', 'StageTimer', 'fit_als_scores',
-           'text_fit_fn', 'rrf_scores', 'Job']
+           'topk_global', 'recs_from_frame', 'recs_to_frame', 'popularity_scores', 'fit_popularity',
+           'itemknn_similarity', 'fit_itemknn', 'ease_weights', 'fit_ease', 'evaluate', 'grid_points', 'tune',
+           'tune_and_test', 'run_baselines', 'paired_bootstrap', 'summary_table', 'save_fig', 'plot_metrics',
+           'plot_pool_recall', 'plot_feature_importance', 'metric_by_bucket', 'plot_by_history', 'StageTimer',
+           'fit_als_scores', 'text_fit_fn', 'rrf_scores', 'Job']
 
 # %% ../nbs/05_eval.ipynb #8a294733
 def _check_recs(recs:np.ndarray, # (n_users, width) item ids, -1 = padding
@@ -138,6 +138,7 @@ def topk_blocked(score_fn:Callable[[np.ndarray], np.ndarray], # uids -> (len(uid
                 ):
     "Top-`k` lists for `uids` (seen excluded), scoring users in memory-bounded blocks."
     uids, seen = np.asarray(uids, np.int64), sp.csr_matrix(seen); m = seen.shape[1]
+    if (g := getattr(score_fn, 'global_scores', None)) is not None: return topk_global(g, uids, seen, k, max_cells, return_scores)
     bs = max(1, max_cells // max(m, 1))
     ids, val = np.full((len(uids), k), -1, np.int64), np.full((len(uids), k), -np.inf, np.float32)
     for b in range(0, len(uids), bs):
@@ -147,6 +148,26 @@ def topk_blocked(score_fn:Callable[[np.ndarray], np.ndarray], # uids -> (len(uid
     return (ids, val) if return_scores else ids
 
 # %% ../nbs/05_eval.ipynb #da60e921
+def topk_global(s:np.ndarray, # (n_items,) scores shared by every user
+                uids:np.ndarray, # users to rank for
+                seen:sp.spmatrix, # (n_users, n_items) history to exclude
+                k:int=10, # list length
+                max_cells:int=2**24, # users x ranking positions per block
+                return_scores:bool=False, # also return the top-k scores
+               ):
+    "Top-`k` unseen items per user when all users share the scores `s`: `topk_blocked`'s result without dense blocks."
+    s = np.asarray(s, np.float32); order = np.lexsort((np.arange(len(s)), -s)); order = order[s[order] > -np.inf]
+    uids, seen = np.asarray(uids, np.int64), sp.csr_matrix(seen)
+    ids, val = np.full((len(uids), k), -1, np.int64), np.full((len(uids), k), -np.inf, np.float32)
+    L = min(len(order), k + int(np.diff(seen.indptr)[uids].max(initial=0))); top = order[:L]
+    for b in range(0, len(uids), bs := max(1, max_cells // max(L, 1))):
+        hit = (seen[uids[b:b + bs]][:, top] != 0).toarray()              # seen flags along the ranking
+        pick = np.argsort(hit, axis=1, kind='stable')[:, :k]             # first k unseen positions, in ranking order
+        ok = ~np.take_along_axis(hit, pick, 1); w = pick.shape[1]
+        ids[b:b + bs, :w] = np.where(ok, top[pick], -1); val[b:b + bs, :w] = np.where(ok, s[top[pick]], -np.inf)
+    return (ids, val) if return_scores else ids
+
+# %% ../nbs/05_eval.ipynb #393a9ef1
 def recs_from_frame(df:pd.DataFrame, # long rows: uid, iid and a score column (higher is better)
                     uids:np.ndarray, # users to return lists for (rows of the output)
                     k:int=10, # list length
@@ -163,7 +184,7 @@ def recs_from_frame(df:pd.DataFrame, # long rows: uid, iid and a score column (h
     out = np.full((len(uids), k), -1, np.int64); out[row, rank[keep]] = d['iid'].to_numpy()[keep]
     return out
 
-# %% ../nbs/05_eval.ipynb #77769d6e
+# %% ../nbs/05_eval.ipynb #dc944082
 def recs_to_frame(recs:np.ndarray, # (n_users, K) item ids, -1 = padding
                   uids:np.ndarray, # user id of each row
                   scores:np.ndarray|None=None, # optional (n_users, K) scores
@@ -189,17 +210,19 @@ def popularity_scores(history:pd.DataFrame, # interactions: iid (and ts in ms wh
     s = np.empty(n_items, np.float32); s[order] = np.arange(n_items, dtype=np.float32)
     return s
 
-# %% ../nbs/05_eval.ipynb #fafc72e5
+# %% ../nbs/05_eval.ipynb #b3cddc99
 def fit_popularity(history:pd.DataFrame, # interactions uid, iid, ts
                    n_users:int, # number of users (unused; protocol)
                    n_items:int, # catalogue size
                    window_days:float|None=None, # recent window in days; None = global count
                   ) -> Callable:
-    "Popularity baseline: every user gets the same item scores."
+    "Popularity baseline: every user gets the same item scores (`.global_scores`, which `topk_blocked` ranks without dense blocks)."
     s = popularity_scores(history, n_items, window_days)
-    return lambda uids: np.broadcast_to(s, (len(uids), n_items))
+    def score_fn(uids): return np.broadcast_to(s, (len(uids), n_items))
+    score_fn.global_scores = s
+    return score_fn
 
-# %% ../nbs/05_eval.ipynb #b3cddc99
+# %% ../nbs/05_eval.ipynb #b8b41115
 def _topn_per_row(M:sp.csr_matrix, # sparse matrix
                   n:int, # entries to keep per row
                  ) -> sp.csr_matrix:
@@ -230,26 +253,33 @@ def fit_itemknn(history:pd.DataFrame, # interactions uid, iid
                 nbrs:int=100, # neighbours kept per item
                 shrink:float=0.0, # cosine shrinkage
                ) -> Callable:
-    "ItemKNN baseline: score(u, i) = sum of sim(i, j) over the user's history items j."
+    "ItemKNN baseline: score(u, i) = sum of sim(i, j) over the user's history items j; `.sim` holds the item-item matrix."
     X = (to_csr(history, n_users, n_items) > 0).astype(np.float32)
-    Wt = itemknn_similarity(X, nbrs, shrink).T.tocsr()
-    return lambda uids: (X[uids] @ Wt).toarray()
+    W = itemknn_similarity(X, nbrs, shrink); Wt = W.T.tocsr()
+    def score_fn(uids): return (X[uids] @ Wt).toarray()
+    score_fn.sim = W                                  # reused by 04_ltr's sequential features
+    return score_fn
 
-# %% ../nbs/05_eval.ipynb #e9c18f16
+# %% ../nbs/05_eval.ipynb #ee20411e
 def ease_weights(X:sp.spmatrix, # (n_users, n_items) history
                  lam:float=250.0, # L2 regularisation lambda
                  max_items:int=20_000, # catalogue cap: most popular items kept
                 ) -> tuple[np.ndarray, np.ndarray]:
     "EASE weights B (cap x cap, float32) and the item ids they cover (the `max_items` most popular, interacted items)."
-    import scipy.linalg
-    Xb = (sp.csr_matrix(X) > 0).astype(np.float64); pop = np.asarray(Xb.sum(0)).ravel()
+    from scipy.linalg import lapack
+    if not lam > 0: raise ValueError(f"EASE needs lam > 0 (got {lam}): the Gram matrix is only invertible with a positive ridge")
+    Xb = (sp.csr_matrix(X) > 0).astype(np.float32); pop = np.asarray(Xb.sum(0)).ravel()
     items = np.sort(np.argsort(-pop, kind='stable')[:max_items]); items = items[pop[items] > 0]
     G = (Xb[:, items].T @ Xb[:, items]).toarray(); G[np.diag_indices_from(G)] += lam
-    P = scipy.linalg.inv(G, overwrite_a=True, check_finite=False)
-    B = P / -np.diag(P); B[np.diag_indices_from(B)] = 0
-    return B.astype(np.float32), items
+    c, info = lapack.spotrf(G, lower=0, overwrite_a=1, clean=0)                 # G = UᵀU (float32: half the memory, twice the speed)
+    P, info2 = lapack.spotri(c, lower=0, overwrite_c=1)                          # G⁻¹, upper triangle
+    if info or info2: raise np.linalg.LinAlgError(f"EASE Cholesky failed (info {info}/{info2}); raise lam")
+    for b in range(0, len(P), 1024):                                             # mirror to the lower triangle, in place
+        e = min(b + 1024, len(P)); P[b:e, :b] = P[:b, b:e].T; D = P[b:e, b:e]; D[np.tril_indices(e - b, -1)] = D.T[np.tril_indices(e - b, -1)]
+    P /= -np.diag(P).copy(); P[np.diag_indices_from(P)] = 0
+    return P, items
 
-# %% ../nbs/05_eval.ipynb #7a2ea784
+# %% ../nbs/05_eval.ipynb #70405e8f
 def fit_ease(history:pd.DataFrame, # interactions uid, iid
              n_users:int, # number of users
              n_items:int, # catalogue size
@@ -259,12 +289,13 @@ def fit_ease(history:pd.DataFrame, # interactions uid, iid
     "EASE baseline: score = X[u] @ B on the capped catalogue, -inf outside it."
     X = (to_csr(history, n_users, n_items) > 0).astype(np.float32)
     B, items = ease_weights(X, lam, max_items); Xc = X[:, items].tocsr()
+    if len(items) == n_items: return lambda uids: np.asarray(Xc[uids] @ B)   # whole catalogue: no -inf fill
     def score_fn(uids):
         out = np.full((len(uids), n_items), -np.inf, np.float32); out[:, items] = Xc[uids] @ B
         return out
     return score_fn
 
-# %% ../nbs/05_eval.ipynb #70405e8f
+# %% ../nbs/05_eval.ipynb #9da6608a
 def evaluate(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> score_fn
              data:RecData, # the split data
              stage:str='test', # 'valid' (fit on train) or 'test' (fit on train+valid)
@@ -280,7 +311,7 @@ def evaluate(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> s
     return dict(metrics=topk_metrics(recs, uids, targets, k, data.n_items), per_user=per_user_metrics(recs, uids, targets, k),
                 recs=recs, uids=uids, seconds=secs)
 
-# %% ../nbs/05_eval.ipynb #89aaec97
+# %% ../nbs/05_eval.ipynb #16c6a5c7
 def grid_points(grid:dict, # name -> list of values
                ) -> list[dict]:
     "All combinations of a parameter grid, in order."
@@ -439,7 +470,7 @@ from dataclasses import dataclass, field
 from .data import ArtifactStore, load_data, fingerprint, resolve_device, cached, shared_data_dir
 
 # %% ../nbs/05_eval.ipynb #bf7860f9
-CODE_VERSION = 5   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
+CODE_VERSION = 6   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
 JOB_DEFAULTS = dict(
     SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, OUT_DIR=None, SEED=42, K=10,
     SPLIT='last_out', K_CORE=5, UNDATED='random',

@@ -8,13 +8,13 @@ import time, json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, atomic_write, resolve_device
-from .embeddings import last_items
+from .embeddings import last_items, recency_rank
 from .candidates import Retrievers, fit_sources, generate_candidates
 
 # %% auto #0
-__all__ = ['LGBM_DEFAULTS', 'AsOf', 'user_features', 'gather_scores', 'add_features', 'feature_columns', 'label_candidates',
-           'sample_training', 'train_reranker', 'importance', 'tune_reranker', 'save_reranker', 'load_booster',
-           'target_times', 'run_pass', 'extra_folds', 'rerank']
+__all__ = ['LGBM_DEFAULTS', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix', 'add_features', 'feature_columns',
+           'label_candidates', 'sample_training', 'train_reranker', 'importance', 'tune_reranker', 'save_reranker',
+           'load_booster', 'target_times', 'run_pass', 'extra_folds', 'rerank']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -56,14 +56,6 @@ def user_features(history:pd.DataFrame, # the fold's history
                       'user_undated': g.ts.apply(lambda s: s.isna().mean()) if history.ts.isna().any() else 0.0})
     return f.reindex(np.arange(n_users)).astype({'user_n': 'float32'})
 
-# %% ../nbs/04_ltr.ipynb #e034d24f
-def _rowdot(A:np.ndarray, B:np.ndarray, ia:np.ndarray, ib:np.ndarray, block:int=1_000_000) -> np.ndarray:
-    "Row-wise dot products A[ia[j]] . B[ib[j]], in blocks to bound memory."
-    out = np.empty(len(ia), np.float32)
-    for s in range(0, len(ia), block):
-        out[s:s+block] = np.einsum('ij,ij->i', A[ia[s:s+block]], B[ib[s:s+block]])
-    return out
-
 # %% ../nbs/04_ltr.ipynb #9d9ec2d8
 def gather_scores(score_fn, # uids -> (len(uids), n_items) scores
                   u:np.ndarray, i:np.ndarray, # candidate rows (user ids, item ids)
@@ -79,22 +71,36 @@ def gather_scores(score_fn, # uids -> (len(uids), n_items) scores
     return out
 
 # %% ../nbs/04_ltr.ipynb #c9e13a1d
+def recent_item_matrix(history:pd.DataFrame, # rows uid, iid, ts
+                       n_users:int, n_items:int, # id ranges
+                       last:int=1, # how many of each user's latest items
+                       decay:float=0.5, # weight of the k-th latest item: decay**k
+                      ) -> sp.csr_matrix:
+    "(n_users, n_items) matrix with weight decay**k on each user's k-th most recent item (k < last)."
+    rr = recency_rank(history); m = rr < last
+    return sp.csr_matrix((decay ** rr[m].astype(np.float32), (history.uid.to_numpy()[m], history.iid.to_numpy()[m])), shape=(n_users, n_items))
+
+# %% ../nbs/04_ltr.ipynb #f839fcda
 def add_features(cand:pd.DataFrame, # union_candidates() rows
                  R:Retrievers, # sources fitted on this fold's history
                  target_ts:pd.Series, # uid -> target time (ms; NaN unknown)
                  items:pd.DataFrame, # RecData.items (text, has_text, optional price)
                  window_days:float=30.0, # recent-popularity window
                 ) -> pd.DataFrame:
-    "Candidate rows with every reranker feature added (see FEATURES)."
+    "Candidate rows with every reranker feature added (sources' scores and ranks are already on `cand`)."
     df = cand.copy(); u, i = df.uid.to_numpy(np.int64), df.iid.to_numpy(np.int64)
     t = target_ts.reindex(df.uid.to_numpy()).to_numpy(np.float64)
-    if R.user_f is not None: df['als_dot'] = _rowdot(R.user_f, R.item_f, u, i)
+    if R.user_f is not None: df['als_dot'] = gather_scores(lambda us: R.user_f[us] @ R.item_f.T, u, i, R.n_items)
     if R.emb is not None:
         li = last_items(R.history, R.n_users)
-        df['sem_profile'] = _rowdot(R.profiles, R.emb, u, i)
-        df['sem_last'] = np.where(li[u] >= 0, _rowdot(R.emb, R.emb, np.maximum(li[u], 0), i), np.nan)
+        df['sem_profile'] = gather_scores(lambda us: R.profiles[us] @ R.emb.T, u, i, R.n_items)
+        df['sem_last'] = np.where(li[u] >= 0, gather_scores(lambda us: R.emb[np.maximum(li[us], 0)] @ R.emb.T, u, i, R.n_items), np.nan)
     for name, fn in (('cooc_all', R.cooc_fn), ('ease_all', getattr(R, 'ease_fn', None))):
         if fn is not None: df[name] = np.where(np.isinf(v := gather_scores(fn, u, i, R.n_items)), np.nan, v)
+    if R.item_sim is not None:
+        for name, last in (('cooc_last', 1), ('cooc_recent', 5)):
+            Xs = recent_item_matrix(R.history, R.n_users, R.n_items, last)
+            df[name] = gather_scores(lambda us: (Xs[us] @ R.item_sim).toarray(), u, i, R.n_items)
     for k, v in AsOf(R.history, R.n_items).stats(i, t, window_days).items(): df[k] = v
     uf = user_features(R.history, R.n_users).iloc[u]
     df['user_n'], df['user_mean_rating'], df['user_undated'] = uf.user_n.to_numpy(), uf.user_mean_rating.to_numpy(np.float32), uf.user_undated.to_numpy(np.float32)
@@ -106,7 +112,7 @@ def add_features(cand:pd.DataFrame, # union_candidates() rows
     df['rating_gap'] = df.user_mean_rating - df.item_mean_rating
     return df
 
-# %% ../nbs/04_ltr.ipynb #7e294e62
+# %% ../nbs/04_ltr.ipynb #a6391bb3
 def feature_columns(df:pd.DataFrame) -> list[str]:
     "The model's input columns: everything except ids, label and group bookkeeping."
     return [c for c in df.columns if c not in ('uid', 'iid', 'label', 'target_ts', 'qid')]

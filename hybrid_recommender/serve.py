@@ -382,7 +382,9 @@ def extend(self:HybridRecommender, new:pd.DataFrame, # rows uid (n_users, n_user
         R.profiles = np.vstack([R0.profiles, user_profiles(rel, R0.emb, m, _default(fit_sources, 'half_life'))])
         R.sources['semantic'] = vector_source(self._sem_index(), R.profiles, seen)
     X, W = (seen > 0).astype(np.float32), self._item_models()
-    if 'cooc' in W: R.cooc_fn = _cooc_fn(X, W['cooc']); R.sources['cooc'] = score_source(R.cooc_fn, seen)
+    if 'cooc' in W:
+        R.cooc_fn, R.item_sim = _cooc_fn(X, W['cooc']), self._cached('item_sim', lambda: W['cooc'].T.tocsr())
+        R.sources['cooc'] = score_source(R.cooc_fn, seen)
     if 'ease' in W: R.ease_fn = _ease_fn(X, *W['ease'], self.n_items); R.sources['ease'] = score_source(R.ease_fn, seen)
     pop = self._cached('pop', lambda: (fit_popularity(R0.history, R0.n_users, self.n_items),
                                        fit_popularity(R0.history, R0.n_users, self.n_items, window_days=P['RECENT_DAYS'])))
