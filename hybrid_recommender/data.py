@@ -16,6 +16,9 @@ __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'AMAZON2023_CUTS', 'HF_R
            'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out', 'split_timestamp', 'RecData', 'to_csr',
            'encode', 'prepare', 'check_hub', 'stream_sample', 'stream_meta', 'load_hf', 'load_data']
 
+# %% ../nbs/00_data.ipynb #2d9c2c9e
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
 # %% ../nbs/00_data.ipynb #fed38cdc
 def default_out_dir(out_dir:str|Path|None=None, # explicit directory wins
                    ) -> Path:
