@@ -470,7 +470,7 @@ from dataclasses import dataclass, field
 from .data import ArtifactStore, load_data, fingerprint, resolve_device, cached, shared_data_dir
 
 # %% ../nbs/05_eval.ipynb #bf7860f9
-CODE_VERSION = 6   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
+CODE_VERSION = 7   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
 JOB_DEFAULTS = dict(
     SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, OUT_DIR=None, SEED=42, K=10,
     SPLIT='last_out', K_CORE=5, UNDATED='random',

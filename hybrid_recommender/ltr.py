@@ -76,8 +76,8 @@ def recent_item_matrix(history:pd.DataFrame, # rows uid, iid, ts
                        last:int=1, # how many of each user's latest items
                        decay:float=0.5, # weight of the k-th latest item: decay**k
                       ) -> sp.csr_matrix:
-    "(n_users, n_items) matrix with weight decay**k on each user's k-th most recent item (k < last)."
-    rr = recency_rank(history); m = rr < last
+    "(n_users, n_items) matrix with weight decay**k on each user's k-th most recent *dated* item (k < last); undated rows have no order."
+    rr = recency_rank(history); m = (rr < last) & history.ts.notna().to_numpy()
     return sp.csr_matrix((decay ** rr[m].astype(np.float32), (history.uid.to_numpy()[m], history.iid.to_numpy()[m])), shape=(n_users, n_items))
 
 # %% ../nbs/04_ltr.ipynb #f839fcda
@@ -99,8 +99,8 @@ def add_features(cand:pd.DataFrame, # union_candidates() rows
         if fn is not None: df[name] = np.where(np.isinf(v := gather_scores(fn, u, i, R.n_items)), np.nan, v)
     if R.item_sim is not None:
         for name, last in (('cooc_last', 1), ('cooc_recent', 5)):
-            Xs = recent_item_matrix(R.history, R.n_users, R.n_items, last)
-            df[name] = gather_scores(lambda us: (Xs[us] @ R.item_sim).toarray(), u, i, R.n_items)
+            Xs = recent_item_matrix(R.history, R.n_users, R.n_items, last); has = np.diff(Xs.indptr) > 0
+            df[name] = np.where(has[u], gather_scores(lambda us: (Xs[us] @ R.item_sim).toarray(), u, i, R.n_items), np.nan)
     for k, v in AsOf(R.history, R.n_items).stats(i, t, window_days).items(): df[k] = v
     uf = user_features(R.history, R.n_users).iloc[u]
     df['user_n'], df['user_mean_rating'], df['user_undated'] = uf.user_n.to_numpy(), uf.user_mean_rating.to_numpy(np.float32), uf.user_undated.to_numpy(np.float32)
