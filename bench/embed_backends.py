@@ -117,7 +117,8 @@ def throughput(fns: dict, texts: list[str], repeats: int = 2) -> dict:
 def text_recall(D, emb: np.ndarray, k: int = 100) -> float:
     "Text-only recall@k on the test fold: the job's Text baseline (profile half-life 10) with full ranking."
     from hybrid_recommender.embeddings import l2_normalize
-    from hybrid_recommender.eval import evaluate, text_fit_fn
+    from hybrid_recommender.eval import evaluate
+    from hybrid_recommender.embeddings import text_fit_fn
     return float(evaluate(text_fit_fn(l2_normalize(emb)), D, 'test', k)['metrics']['Recall'])
 
 

@@ -39,7 +39,8 @@ def run_set(name: str, path: Path, extra: dict, n_boot: int) -> dict:
     offline_env()
     import pandas as pd
     from hybrid_recommender.data import load_dataset_dir
-    from hybrid_recommender.eval import Job, per_user_metrics, paired_bootstrap
+    from hybrid_recommender.job import Job
+    from hybrid_recommender.eval import per_user_metrics, paired_bootstrap
     out = OUT_ROOT / name
     if out.exists(): shutil.rmtree(out)
     rows = len(load_dataset_dir(path)[0])

@@ -70,7 +70,7 @@ def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb:
     "Run the job once in this process and write its result JSON."
     offline_env()
     import resource, psutil
-    from hybrid_recommender.eval import Job
+    from hybrid_recommender.job import Job
     out = OUT_ROOT / str(n)
     if mode == 'cold' and out.exists(): shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)

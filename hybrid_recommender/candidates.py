@@ -10,11 +10,11 @@ from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, to_csr
 from .embeddings import build_index, search_unseen, user_profiles
-from .eval import topk_blocked, fit_popularity, fit_itemknn, fit_ease
+from .mf import fit_mf, topk_blocked, fit_popularity, fit_itemknn, fit_ease
 
 # %% auto #0
-__all__ = ['vector_source', 'score_source', 'Retrievers', 'fit_sources', 'union_candidates', 'generate_candidates', 'pool_recall',
-           'recall_curve', 'allocate_budget']
+__all__ = ['vector_source', 'score_source', 'Retrievers', 'fit_sources', 'union_candidates', 'generate_candidates', 'rrf_scores',
+           'pool_recall', 'recall_curve', 'allocate_budget']
 
 # %% ../nbs/03_candidates.ipynb #935aefb3
 def vector_source(index_or_emb, # ItemIndex / faiss index / (n_items, d) array of item vectors
@@ -66,7 +66,6 @@ def fit_sources(history:pd.DataFrame, # the fold's history (uid, iid, rating, ts
                 factors:tuple|None=None, # precomputed (user_f, item_f) for this history (skips the ALS fit)
                ) -> Retrievers:
     "Fit every retriever on `history` and return them as sources."
-    from hybrid_recommender.mf import fit_mf
     seen = to_csr(history, n_users, n_items)
     R = Retrievers(history, n_users, n_items, seen)
     def timed(name, f):
@@ -128,6 +127,14 @@ def generate_candidates(R:Retrievers, # fitted sources
         if k <= 0: continue
         t0 = time.perf_counter(); res[s] = R.sources[s](uids, int(k)); R.seconds[f'{s}_retrieve'] = time.perf_counter() - t0
     return union_candidates(res, uids, R.n_items)
+
+# %% ../nbs/03_candidates.ipynb #22f0cf4b
+def rrf_scores(cand:pd.DataFrame, # union_candidates() rows with `<source>_rank` columns (NaN = not retrieved by that source)
+               c:float=60.0, # RRF damping constant
+              ) -> pd.DataFrame: # uid, iid, score
+    "uid, iid, score by reciprocal-rank fusion of every `<source>_rank` column."
+    r = cand[[x for x in cand.columns if x.endswith('_rank')]].to_numpy(np.float64)
+    return pd.DataFrame({'uid': cand.uid, 'iid': cand.iid, 'score': np.nansum(1.0 / (c + r), axis=1)})
 
 # %% ../nbs/03_candidates.ipynb #859f6a36
 def _hits(cand:pd.DataFrame, targets:pd.DataFrame, n_items:int) -> pd.DataFrame:

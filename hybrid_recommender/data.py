@@ -14,7 +14,8 @@ __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'AMAZON2023_CUTS', 'HF_R
            'default_out_dir', 'shared_data_dir', 'atomic_write', 'fingerprint', 'ArtifactStore', 'cached',
            'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table', 'load_dataset_dir', 'clean_reviews',
            'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out', 'split_timestamp', 'RecData', 'to_csr',
-           'encode', 'prepare', 'check_hub', 'stream_sample', 'stream_meta', 'load_hf', 'load_data']
+           'encode', 'prepare', 'recency_rank', 'interaction_weights', 'last_items', 'check_hub', 'stream_sample',
+           'stream_meta', 'load_hf', 'load_data']
 
 # %% ../nbs/00_data.ipynb #2d9c2c9e
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -483,6 +484,42 @@ def prepare(reviews:pd.DataFrame, # raw reviews (Amazon 2023 schema)
     else: raise ValueError(f"split must be 'last_out' or 'timestamp', got {split!r}")
     rep.update(s)
     return encode(df.assign(fold=lab.to_numpy()), items, rep)
+
+# %% ../nbs/00_data.ipynb #798fca64
+def recency_rank(history:pd.DataFrame, # rows with uid, ts (NaN = unknown)
+                ) -> np.ndarray: # int64 per row, 0 = the user's most recent
+    "Each row's position from its user's most recent row: by ts descending, undated rows last, ties to the later row."
+    uid, n = history.uid.to_numpy(np.int64), len(history)
+    ts = np.nan_to_num(history.ts.to_numpy(np.float64), nan=-np.inf)
+    o = np.lexsort((-np.arange(n), -ts, uid))
+    start = np.r_[0, np.flatnonzero(np.diff(uid[o])) + 1]
+    rank = np.empty(n, np.int64)
+    rank[o] = np.arange(n) - np.repeat(start, np.diff(np.r_[start, n]))
+    return rank
+
+# %% ../nbs/00_data.ipynb #bf2fb70d
+def interaction_weights(history:pd.DataFrame, # rows with uid, rating, ts
+                        half_life:float|None=5.0, # recency half-life in interactions (None: no decay)
+                        rating_mid:float=2.5, # ratings at or below mid + floor get the floor weight
+                        min_weight:float=0.5, # weight floor (also for missing ratings)
+                       ) -> np.ndarray: # float32 per row
+    "max(rating - rating_mid, min_weight) * 0.5**(age_rank / half_life); no decay for users with undated rows."
+    w = np.fmax(history.rating.to_numpy(np.float64) - rating_mid, min_weight)
+    if half_life:
+        uid = history.uid.to_numpy(np.int64)
+        undated = np.bincount(uid, np.isnan(history.ts.to_numpy(np.float64)), uid.max(initial=0) + 1)[uid] > 0
+        w = w * np.where(undated, 1.0, 0.5 ** (recency_rank(history) / half_life))
+    return w.astype(np.float32)
+
+# %% ../nbs/00_data.ipynb #6105fc8f
+def last_items(history:pd.DataFrame, # rows with uid, iid, ts
+               n_users:int, # number of users
+              ) -> np.ndarray: # int64 (n_users,), -1 for users without history
+    "Each user's most recent item (order of `recency_rank`)."
+    top = recency_rank(history) == 0
+    out = np.full(n_users, -1, np.int64)
+    out[history.uid.to_numpy()[top]] = history.iid.to_numpy()[top]
+    return out
 
 # %% ../nbs/00_data.ipynb #db9aa51a
 HF_REPO = 'McAuley-Lab/Amazon-Reviews-2023'

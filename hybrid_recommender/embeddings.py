@@ -8,7 +8,7 @@ import hashlib, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
-from .data import atomic_write, resolve_device
+from .data import atomic_write, resolve_device, interaction_weights, last_items
 try: import faiss
 except ImportError: faiss = None   # exact numpy search is the fallback
 
@@ -16,8 +16,8 @@ except ImportError: faiss = None   # exact numpy search is the fallback
 __all__ = ['DEFAULT_MODEL', 'l2_normalize', 'default_model_path', 'model_id', 'load_encoder', 'encode_texts', 'tfidf_svd_embed',
            'text_keys', 'EmbeddingCache', 'resolve_backend', 'st_embed', 'embed_texts', 'item_texts', 'embed_items',
            'save_item_embeddings', 'load_item_embeddings', 'faiss_gpu_available', 'ItemIndex', 'build_index', 'search',
-           'search_unseen', 'save_index', 'load_index', 'recency_rank', 'interaction_weights', 'user_profiles',
-           'last_items', 'last_item_vectors', 'recall_at_k']
+           'search_unseen', 'save_index', 'load_index', 'user_profiles', 'last_item_vectors', 'text_fit_fn',
+           'recall_at_k']
 
 # %% ../nbs/01_embeddings.ipynb #95a50669
 def l2_normalize(x:np.ndarray, # (n, d) row vectors
@@ -386,32 +386,6 @@ def load_index(path:str|Path, # a file written by `save_index`
     ix.ef_search = ef_search
     return ix
 
-# %% ../nbs/01_embeddings.ipynb #798fca64
-def recency_rank(history:pd.DataFrame, # rows with uid, ts (NaN = unknown)
-                ) -> np.ndarray: # int64 per row, 0 = the user's most recent
-    "Each row's position from its user's most recent row: by ts descending, undated rows last, ties to the later row."
-    uid, n = history.uid.to_numpy(np.int64), len(history)
-    ts = np.nan_to_num(history.ts.to_numpy(np.float64), nan=-np.inf)
-    o = np.lexsort((-np.arange(n), -ts, uid))
-    start = np.r_[0, np.flatnonzero(np.diff(uid[o])) + 1]
-    rank = np.empty(n, np.int64)
-    rank[o] = np.arange(n) - np.repeat(start, np.diff(np.r_[start, n]))
-    return rank
-
-# %% ../nbs/01_embeddings.ipynb #bf2fb70d
-def interaction_weights(history:pd.DataFrame, # rows with uid, rating, ts
-                        half_life:float|None=5.0, # recency half-life in interactions (None: no decay)
-                        rating_mid:float=2.5, # ratings at or below mid + floor get the floor weight
-                        min_weight:float=0.5, # weight floor (also for missing ratings)
-                       ) -> np.ndarray: # float32 per row
-    "max(rating - rating_mid, min_weight) * 0.5**(age_rank / half_life); no decay for users with undated rows."
-    w = np.fmax(history.rating.to_numpy(np.float64) - rating_mid, min_weight)
-    if half_life:
-        uid = history.uid.to_numpy(np.int64)
-        undated = np.bincount(uid, np.isnan(history.ts.to_numpy(np.float64)), uid.max(initial=0) + 1)[uid] > 0
-        w = w * np.where(undated, 1.0, 0.5 ** (recency_rank(history) / half_life))
-    return w.astype(np.float32)
-
 # %% ../nbs/01_embeddings.ipynb #b8999562
 def user_profiles(history:pd.DataFrame, # rows with uid, iid, rating, ts
                   item_emb:np.ndarray, # (n_items, d) L2-normalised item vectors (zero rows: no text)
@@ -425,15 +399,6 @@ def user_profiles(history:pd.DataFrame, # rows with uid, iid, rating, ts
     return l2_normalize(W @ item_emb)
 
 # %% ../nbs/01_embeddings.ipynb #40e85642
-def last_items(history:pd.DataFrame, # rows with uid, iid, ts
-               n_users:int, # number of users
-              ) -> np.ndarray: # int64 (n_users,), -1 for users without history
-    "Each user's most recent item (order of `recency_rank`)."
-    top = recency_rank(history) == 0
-    out = np.full(n_users, -1, np.int64)
-    out[history.uid.to_numpy()[top]] = history.iid.to_numpy()[top]
-    return out
-
 def last_item_vectors(history:pd.DataFrame, # rows with uid, iid, ts
                       item_emb:np.ndarray, # (n_items, d) item vectors
                       n_users:int, # number of users
@@ -441,6 +406,15 @@ def last_item_vectors(history:pd.DataFrame, # rows with uid, iid, ts
     "The vector of each user's most recent item."
     li = last_items(history, n_users)
     return np.where((li >= 0)[:, None], item_emb[np.maximum(li, 0)], 0).astype(np.float32)
+
+# %% ../nbs/01_embeddings.ipynb #1b97fa4c
+def text_fit_fn(emb:np.ndarray, # (n_items, d) L2-normalised item vectors
+               ) -> callable: # fit_fn(history, n_users, n_items, half_life) -> score_fn
+    "Text-alone baseline: a `fit_fn` whose scores are the user's text profile · item vectors."
+    def fit(history, n_users, n_items, half_life=10.0):
+        P = user_profiles(history, emb, n_users, half_life)
+        return lambda uids: P[uids] @ emb.T
+    return fit
 
 # %% ../nbs/01_embeddings.ipynb #26aa6374
 def recall_at_k(ids:np.ndarray, # (n, k) retrieved item ids per user (-1 = empty slot)

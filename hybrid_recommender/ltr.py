@@ -7,8 +7,8 @@ from __future__ import annotations
 import time, json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
-from .data import RecData, atomic_write, resolve_device
-from .embeddings import last_items, recency_rank
+from .data import RecData, atomic_write, resolve_device, last_items, recency_rank
+from .mf import recs_from_frame
 from .candidates import Retrievers, fit_sources, generate_candidates
 
 # %% auto #0
@@ -263,7 +263,6 @@ def extra_folds(train:pd.DataFrame, # the train split (uid, iid, rating, ts)
                 min_hist:int=2, # users keep at least this many history rows
                ) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     "(history, targets) pairs holding out each user's latest, then second-latest, ... train row."
-    from hybrid_recommender.embeddings import recency_rank
     out, h = [], train.reset_index(drop=True)
     for _ in range(n):
         top = (recency_rank(h) == 0) & (h.groupby('uid').uid.transform('size').to_numpy() > min_hist)
@@ -276,7 +275,6 @@ def rerank(model, df:pd.DataFrame, # featured candidates
            uids:np.ndarray, # users to rank (rows of the output)
            k:int=10) -> tuple[np.ndarray, pd.DataFrame]:
     "Score candidates with the reranker; (top-k ids per user, rows with `score`)."
-    from hybrid_recommender.eval import recs_from_frame
     feats = model.booster_.feature_name() if hasattr(model, 'booster_') else model.feature_name()
     s = df[['uid', 'iid']].copy(); s['score'] = model.predict(df[feats])
     return recs_from_frame(s, uids, k), s

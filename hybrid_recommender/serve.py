@@ -13,10 +13,10 @@ import hybrid_recommender
 from .data import ArtifactStore, to_csr
 from .embeddings import build_index, load_index, l2_normalize, user_profiles, item_texts
 from .embeddings import search as ann_search
-from .mf import fold_in, confidence_matrix
+from .mf import fold_in, confidence_matrix, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights
 from .candidates import Retrievers, fit_sources, generate_candidates, vector_source, score_source
 from .ltr import add_features, load_booster
-from .eval import fit_popularity, fit_itemknn, itemknn_similarity, ease_weights, CODE_VERSION
+from .job import CODE_VERSION
 
 # %% auto #0
 __all__ = ['SERVE_ARTIFACTS', 'SERVE_PARAMS', 'COMMANDS', 'find_runs', 'remake_command', 'resolve_scale_n', 'check_run',
@@ -53,7 +53,7 @@ def remake_command(out_dir, # the run's folder
     show = lambda v, r: '<N>' if v is None else (repr(v) if r else v)
     pm = ' '.join(f'-p {k} {show(v, False)}' for k, v in p.items())
     py = ', '.join(f'{k}={show(v, True)}' for k, v in p.items())
-    return f"papermill amazon-hybrid-recommender.ipynb out.ipynb {pm}  (or in Python: from hybrid_recommender.eval import Job; Job({py}).run())"
+    return f"papermill amazon-hybrid-recommender.ipynb out.ipynb {pm}  (or in Python: from hybrid_recommender.job import Job; Job({py}).run())"
 
 # %% ../nbs/06_serve.ipynb #404426eb
 def resolve_scale_n(out_dir, # a job's OUT_DIR
