@@ -30,9 +30,10 @@ def vector_source(index_or_emb, # ItemIndex / faiss index / (n_items, d) array o
 # %% ../nbs/03_candidates.ipynb #71e89eda
 def score_source(score_fn:Callable, # uids -> (len(uids), n_items) scores
                  seen:sp.csr_matrix, # (n_users, n_items) history to exclude
+                 allowed:np.ndarray|None=None, # (n_items,) bool: the rankable catalogue (None: all items)
                 ) -> Callable:
     "Source from a full-catalogue scorer: exact top-n unseen items per user, in blocks."
-    return lambda uids, n: topk_blocked(score_fn, uids, seen, n, return_scores=True)
+    return lambda uids, n: topk_blocked(score_fn, uids, seen, n, return_scores=True, allowed=allowed)
 
 # %% ../nbs/03_candidates.ipynb #a9d0b6db
 @dataclass
@@ -42,6 +43,7 @@ class Retrievers:
     n_users: int
     n_items: int
     seen: sp.csr_matrix
+    catalogue: np.ndarray                         # (n_items,) bool: the items any source may propose
     sources: dict = field(default_factory=dict)   # name -> (uids, n) -> (ids, scores)
     user_f: np.ndarray|None = None                # ALS user factors
     item_f: np.ndarray|None = None                # ALS item factors
@@ -64,29 +66,31 @@ def fit_sources(history:pd.DataFrame, # the fold's history (uid, iid, rating, ts
                 recent_days:float=30.0, # window of the 'recent' popularity source
                 use_gpu='auto', # device policy for ALS / FAISS
                 factors:tuple|None=None, # precomputed (user_f, item_f) for this history (skips the ALS fit)
+                catalogue:np.ndarray|None=None, # (n_items,) bool rankable items (None: those with history, `RecData.catalogue`)
                ) -> Retrievers:
-    "Fit every retriever on `history` and return them as sources."
+    "Fit every retriever on `history` and return them as sources, each restricted to the catalogue."
     seen = to_csr(history, n_users, n_items)
-    R = Retrievers(history, n_users, n_items, seen)
+    cat = np.asarray(catalogue, bool) if catalogue is not None else np.asarray(seen.sum(0)).ravel() > 0
+    R = Retrievers(history, n_users, n_items, seen, cat)
     def timed(name, f):
         t0 = time.perf_counter(); out = f(); R.seconds[name] = time.perf_counter() - t0; return out
     if mf is not False:
         R.user_f, R.item_f = factors if factors is not None else timed('als', lambda: fit_mf(history, n_users, n_items, use_gpu=use_gpu, **(mf or {})))
-        R.sources['als'] = vector_source(build_index(R.item_f, 'exact', use_gpu=use_gpu, skip_zero=False), R.user_f, seen)
+        R.sources['als'] = vector_source(build_index(R.item_f, 'exact', use_gpu=use_gpu, skip_zero=False, keep=cat), R.user_f, seen)
     if emb is not None:
         R.emb = emb
-        ix = timed('semantic', lambda: build_index(emb, index_kind, use_gpu=use_gpu))
+        ix = timed('semantic', lambda: build_index(emb, index_kind, use_gpu=use_gpu, keep=cat))
         R.profiles = user_profiles(history, emb, n_users, half_life)
         R.sources['semantic'] = vector_source(ix, R.profiles, seen)
     if cooc is not False:
         R.cooc_fn = timed('cooc', lambda: fit_itemknn(history, n_users, n_items, **(cooc or {})))
         R.item_sim = R.cooc_fn.sim
-        R.sources['cooc'] = score_source(R.cooc_fn, seen)
+        R.sources['cooc'] = score_source(R.cooc_fn, seen, cat)
     if ease is not False:
         R.ease_fn = timed('ease', lambda: fit_ease(history, n_users, n_items, **{'lam': 250.0, 'max_items': 10_000, **(ease or {})}))
-        R.sources['ease'] = score_source(R.ease_fn, seen)
-    R.sources['pop'] = score_source(fit_popularity(history, n_users, n_items), seen)
-    R.sources['recent'] = score_source(fit_popularity(history, n_users, n_items, window_days=recent_days), seen)
+        R.sources['ease'] = score_source(R.ease_fn, seen, cat)
+    R.sources['pop'] = score_source(fit_popularity(history, n_users, n_items), seen, cat)
+    R.sources['recent'] = score_source(fit_popularity(history, n_users, n_items, window_days=recent_days), seen, cat)
     return R
 
 # %% ../nbs/03_candidates.ipynb #7c5c9bf6

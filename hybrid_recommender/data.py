@@ -14,8 +14,8 @@ __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'AMAZON2023_CUTS', 'HF_R
            'default_out_dir', 'shared_data_dir', 'atomic_write', 'fingerprint', 'ArtifactStore', 'cached',
            'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table', 'load_dataset_dir', 'clean_reviews',
            'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out', 'split_timestamp', 'RecData', 'to_csr',
-           'encode', 'prepare', 'recency_rank', 'interaction_weights', 'last_items', 'check_hub', 'stream_sample',
-           'stream_meta', 'load_hf', 'load_data']
+           'encode', 'prepare', 'recency_rank', 'interaction_weights', 'last_items', 'target_times', 'check_hub',
+           'stream_sample', 'stream_meta', 'load_hf', 'load_data']
 
 # %% ../nbs/00_data.ipynb #2d9c2c9e
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -427,6 +427,15 @@ class RecData:
             parts = [self.train, self.valid] + ([self.hist] if self.hist is not None and len(self.hist) else [])
             return pd.concat(parts, ignore_index=True), self.test
         raise ValueError(f"stage must be 'valid' or 'test', got {stage!r}")
+    def catalogue(self, stage:str='valid', history:pd.DataFrame|None=None) -> np.ndarray:
+        "Bool mask of the items rankable in `stage` (or after `history`): items with history, plus declared independent cold items (`items.cold`)."
+        h = self.fold(stage)[0] if history is None else history
+        known = np.bincount(h.iid.to_numpy(np.int64), minlength=self.n_items) > 0
+        return known | self.items['cold'].to_numpy(bool) if 'cold' in self.items else known
+    def reachable(self, stage:str='valid') -> float:
+        "Share of the fold's targets whose item is in its catalogue: the recall no method can exceed."
+        t = self.fold(stage)[1]
+        return float(self.catalogue(stage)[t.iid.to_numpy(np.int64)].mean()) if len(t) else float('nan')
     def __repr__(self):
         return (f'RecData(users={self.n_users}, items={self.n_items}, train={len(self.train)}, '
                 f'valid={len(self.valid)}, test={len(self.test)})')
@@ -520,6 +529,12 @@ def last_items(history:pd.DataFrame, # rows with uid, iid, ts
     out = np.full(n_users, -1, np.int64)
     out[history.uid.to_numpy()[top]] = history.iid.to_numpy()[top]
     return out
+
+# %% ../nbs/00_data.ipynb #cdf0a7e2
+def target_times(targets:pd.DataFrame, # target rows uid, ts
+                ) -> pd.Series: # ts (ms, NaN = unknown) indexed by uid
+    "Each target user's earliest target time: everything a method uses for that user must come strictly before it."
+    return targets.groupby('uid').ts.min()
 
 # %% ../nbs/00_data.ipynb #db9aa51a
 HF_REPO = 'McAuley-Lab/Amazon-Reviews-2023'

@@ -283,10 +283,12 @@ def build_index(emb:np.ndarray, # (n_items, d) float32, L2-normalised for cosine
                 ef_construction:int=200, # HNSW build beam
                 ef_search:int=128, # HNSW search beam (at least k at search time)
                 skip_zero:bool=True, # leave all-zero rows (items without text) out of the index
+                keep:np.ndarray|None=None, # (n_items,) bool: only these rows are indexed, e.g. the fold's catalogue (None: all)
                ) -> ItemIndex:
     "Inner-product index over the rows of `emb` (ids = row numbers)."
     x = np.ascontiguousarray(emb, dtype=np.float32)
-    ids = np.flatnonzero(np.abs(x).sum(1) > 0) if skip_zero else np.arange(len(x))
+    ok = (np.abs(x).sum(1) > 0) if skip_zero else np.ones(len(x), bool)
+    ids = np.flatnonzero(ok if keep is None else ok & np.asarray(keep, bool))
     kind, dev = _index_plan(kind, use_gpu)
     if kind == 'numpy': return ItemIndex(x[ids], 'numpy', 'cpu', ids.astype(np.int64), ef_search)
     base = faiss.IndexFlatIP(x.shape[1]) if kind == 'exact' else faiss.IndexHNSWFlat(x.shape[1], M, faiss.METRIC_INNER_PRODUCT)

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
 from matplotlib.figure import Figure
-from .data import RecData, to_csr, atomic_write
+import inspect
+from .data import RecData, to_csr, atomic_write, target_times
 from .mf import topk_blocked, fit_popularity, fit_itemknn, fit_ease
 
 # %% auto #0
-__all__ = ['POP_GRID', 'ITEMKNN_GRID', 'EASE_GRID', 'BASELINES', 'hit_matrix', 'per_user_metrics', 'topk_metrics', 'evaluate',
-           'grid_points', 'tune', 'tune_and_test', 'run_baselines', 'paired_bootstrap', 'summary_table', 'save_fig',
-           'plot_metrics', 'plot_pool_recall', 'plot_feature_importance', 'metric_by_bucket', 'plot_by_history']
+__all__ = ['POP_GRID', 'ITEMKNN_GRID', 'EASE_GRID', 'BASELINES', 'hit_matrix', 'per_user_metrics', 'topk_metrics', 'user_times',
+           'evaluate', 'grid_points', 'tune', 'tune_and_test', 'run_baselines', 'paired_bootstrap', 'summary_table',
+           'save_fig', 'plot_metrics', 'plot_pool_recall', 'plot_feature_importance', 'metric_by_bucket',
+           'plot_by_history']
 
 # %% ../nbs/05_eval.ipynb #8a294733
 def _check_recs(recs:np.ndarray, # (n_users, width) item ids, -1 = padding
@@ -86,6 +88,14 @@ def topk_metrics(recs:np.ndarray, # (n_users, K) item ids, -1 = padding
     out.update(EvalUsers=len(pu), K=k)
     return out
 
+# %% ../nbs/05_eval.ipynb #36b084b7
+def user_times(targets:pd.DataFrame, # target rows uid, ts
+               n_users:int, # number of users
+              ) -> np.ndarray: # float64 (n_users,), NaN = no target or undated
+    "Each user's earliest target time as a dense array: the `at` a time-aware method ranks for."
+    at = np.full(n_users, np.nan); tt = target_times(targets); at[tt.index.to_numpy()] = tt.to_numpy(np.float64)
+    return at
+
 # %% ../nbs/05_eval.ipynb #9da6608a
 def evaluate(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> score_fn
              data:RecData, # the split data
@@ -93,11 +103,12 @@ def evaluate(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> s
              k:int=10, # cut-off K
              params:dict|None=None, # keyword parameters for fit_fn
             ) -> dict:
-    "Fit on `data.fold(stage)` history and score its targets by full ranking: dict(metrics, per_user, recs, uids, seconds)."
-    history, targets = data.fold(stage); t0 = time.perf_counter()
-    score_fn = fit_fn(history, data.n_users, data.n_items, **(params or {}))
+    "Fit on `data.fold(stage)` history and score its targets by full ranking over the fold's catalogue: dict(metrics, per_user, recs, uids, seconds)."
+    history, targets = data.fold(stage); t0 = time.perf_counter(); kw = dict(params or {})
+    if 'at' in inspect.signature(fit_fn).parameters: kw['at'] = user_times(targets, data.n_users)
+    score_fn = fit_fn(history, data.n_users, data.n_items, **kw)
     uids = np.unique(targets['uid'].to_numpy(np.int64))
-    recs = topk_blocked(score_fn, uids, to_csr(history, data.n_users, data.n_items), k)
+    recs = topk_blocked(score_fn, uids, to_csr(history, data.n_users, data.n_items), k, allowed=data.catalogue(stage))
     secs = time.perf_counter() - t0
     return dict(metrics=topk_metrics(recs, uids, targets, k, data.n_items), per_user=per_user_metrics(recs, uids, targets, k),
                 recs=recs, uids=uids, seconds=secs)

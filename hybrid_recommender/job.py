@@ -8,11 +8,11 @@ import json, os, platform, threading, time, warnings
 from functools import partial
 import numpy as np, pandas as pd
 from fastcore.basics import patch
-from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write
+from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write, target_times
 from .embeddings import embed_items, save_item_embeddings, load_item_embeddings, build_index, save_index, resolve_backend, text_fit_fn
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
 from .candidates import fit_sources, generate_candidates, allocate_budget, pool_recall, recall_curve, rrf_scores
-from .ltr import add_features, label_candidates, target_times, sample_training, extra_folds, rerank
+from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank
 from .ltr import train_reranker, tune_reranker, save_reranker, importance
 from .eval import POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_test, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
@@ -160,7 +160,7 @@ def candidates(self:Job) -> pd.DataFrame:
             self.info.update(json.loads(self.store.path('candidates_{N}.json').read_text()))
             return self.test_cand
         h, t = D.fold('valid')
-        Rv = fit_sources(h, D.n_users, D.n_items, self.emb, **self._fit_kw())
+        Rv = fit_sources(h, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('valid'), **self._fit_kw())
         cv = generate_candidates(Rv, np.sort(t.uid.unique()), caps)
         n = allocate_budget(cv, t, D.n_items, P['POOL_BUDGET'], n_max=caps)[0] if P['POOL_BUDGET'] else caps
         curve = recall_curve(cv, t, D.n_items, sizes=tuple(s for s in (10, 25, 50, 100, 200, 300) if s <= max(caps.values())))
@@ -170,7 +170,7 @@ def candidates(self:Job) -> pd.DataFrame:
         va = add_features(cv, Rv, target_times(t), D.items); va['label'] = label_candidates(va, t, D.n_items)
         parts = [sample_training(va, P['N_HARD'], P['N_RANDOM'], P['SEED'])]
         for j, (hx, tx) in enumerate(extra_folds(D.train, self._n_extra())):
-            Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, **self._fit_kw())
+            Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, catalogue=D.catalogue(history=hx), **self._fit_kw())
             cx = add_features(generate_candidates(Rx, np.sort(tx.uid.unique()), n), Rx, target_times(tx), D.items)
             cx['label'] = label_candidates(cx, tx, D.n_items)
             parts.append(sample_training(cx, P['N_HARD'], P['N_RANDOM'], P['SEED'] + j + 1))
@@ -178,7 +178,7 @@ def candidates(self:Job) -> pd.DataFrame:
         self.train_set = _cap_queries(pd.concat([p for p, _ in parts], ignore_index=True), P['MAX_TRAIN_ROWS'], P['SEED'])
         tinfo = {'passes': len(parts), **{k: sum(i[k] for _, i in parts) for k in parts[0][1]}}
         ht, tt = D.fold('test')
-        Rt = fit_sources(ht, D.n_users, D.n_items, self.emb, **self._fit_kw(self.factors))
+        Rt = fit_sources(ht, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('test'), **self._fit_kw(self.factors))
         te = generate_candidates(Rt, np.sort(tt.uid.unique()), n)
         te = add_features(te, Rt, target_times(tt), D.items); te['label'] = label_candidates(te, tt, D.n_items)
         self.test_cand = te
@@ -269,7 +269,7 @@ def _write_artifacts(self:Job, recs, scored, uids):
                                      'rating': df.rating.to_numpy(), 'timestamp': df.ts.to_numpy()})
     with atomic_write(st.path('test_targets_{N}.parquet')) as f: named(D.test).to_parquet(f, index=False)
     with atomic_write(st.path('train_interactions_{N}.parquet')) as f: named(D.fold('test')[0]).to_parquet(f, index=False)
-    cat = D.items[[c for c in ['iid', 'parent_asin', 'title', 'text', 'has_text', 'main_category', 'store', 'price'] if c in D.items]]
+    cat = D.items[[c for c in ['iid', 'parent_asin', 'title', 'text', 'has_text', 'main_category', 'store', 'price', 'cold'] if c in D.items]]
     with atomic_write(st.path('item_catalog_{N}.parquet')) as f: cat.assign(title=cat.title.astype('string')).to_parquet(f, index=False)
     hist_len = np.bincount(D.fold('test')[0].uid, minlength=D.n_users)[uids]
     curve = pd.DataFrame(self.info.get('curve', []))

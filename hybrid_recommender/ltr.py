@@ -7,14 +7,14 @@ from __future__ import annotations
 import time, json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
-from .data import RecData, atomic_write, resolve_device, last_items, recency_rank
+from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times
 from .mf import recs_from_frame
 from .candidates import Retrievers, fit_sources, generate_candidates
 
 # %% auto #0
 __all__ = ['LGBM_DEFAULTS', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix', 'add_features', 'feature_columns',
            'label_candidates', 'sample_training', 'train_reranker', 'importance', 'tune_reranker', 'save_reranker',
-           'load_booster', 'target_times', 'run_pass', 'extra_folds', 'rerank']
+           'load_booster', 'run_pass', 'extra_folds', 'rerank']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -234,11 +234,6 @@ def load_booster(path:str|Path):
     import lightgbm as lgb
     return lgb.Booster(model_file=str(path))
 
-# %% ../nbs/04_ltr.ipynb #0130c9c2
-def target_times(targets:pd.DataFrame) -> pd.Series:
-    "Each target user's earliest target time (ms, NaN unknown)."
-    return targets.groupby('uid').ts.min()
-
 # %% ../nbs/04_ltr.ipynb #bb8f6384
 def run_pass(data:RecData, # the split data
              stage, # 'valid' (train -> valid targets), 'test' (train+valid -> test), or a (history, targets) pair
@@ -248,7 +243,7 @@ def run_pass(data:RecData, # the split data
             ) -> tuple[pd.DataFrame, Retrievers]:
     "Candidates with features and labels for one fold's target users."
     hist, tgt = data.fold(stage) if isinstance(stage, str) else stage
-    R = fit_sources(hist, data.n_users, data.n_items, emb, **(fit_kw or {}))
+    R = fit_sources(hist, data.n_users, data.n_items, emb, catalogue=data.catalogue(history=hist), **(fit_kw or {}))
     uids = np.sort(tgt.uid.unique())
     cand = generate_candidates(R, uids, n)
     t0 = time.perf_counter()

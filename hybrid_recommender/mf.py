@@ -7,7 +7,6 @@ from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd, scipy.sparse as sp
 from threadpoolctl import threadpool_limits
-import itertools
 from typing import Callable
 from .data import atomic_write, resolve_device, to_csr, interaction_weights
 from .embeddings import build_index, search_unseen
@@ -160,7 +159,7 @@ def topk_from_scores(scores:np.ndarray, # (n_users, n_items) dense scores, highe
                      return_scores:bool=False, # also return the (n_users, k) scores (-inf at padding)
                     ):
     "Top-`k` item ids per row (padded with -1), seen items and -inf scores excluded, ties to the lower item id."
-    s = np.array(scores, dtype=np.float32)
+    s = np.array(scores, dtype=np.float64 if np.asarray(scores).dtype == np.float64 else np.float32)   # float64 keeps exact composite keys
     if s.ndim != 2: raise ValueError(f"scores must be 2-D (users, items), got shape {s.shape}")
     if np.isnan(s).any(): raise ValueError("scores contain NaN; replace them (e.g. with -inf for 'never recommend') before ranking")
     if seen is not None:
@@ -199,15 +198,19 @@ def topk_blocked(score_fn:Callable[[np.ndarray], np.ndarray], # uids -> (len(uid
                  k:int=10, # list length
                  max_cells:int=2**24, # users x items scored per block (memory bound)
                  return_scores:bool=False, # also return the top-k scores
+                 allowed:np.ndarray|None=None, # (n_items,) bool: the rankable catalogue (None: every item)
                 ):
-    "Top-`k` lists for `uids` (seen excluded), scoring users in memory-bounded blocks."
+    "Top-`k` lists for `uids` (seen and non-`allowed` items excluded), scoring users in memory-bounded blocks."
     uids, seen = np.asarray(uids, np.int64), sp.csr_matrix(seen); m = seen.shape[1]
-    if (g := getattr(score_fn, 'global_scores', None)) is not None: return topk_global(g, uids, seen, k, max_cells, return_scores)
+    if (f := getattr(score_fn, 'topk', None)) is not None: return f(uids, seen, k, return_scores, allowed)
+    if (g := getattr(score_fn, 'global_scores', None)) is not None:
+        return topk_global(g if allowed is None else np.where(allowed, g, -np.inf), uids, seen, k, max_cells, return_scores)
     bs = max(1, max_cells // max(m, 1))
     ids, val = np.full((len(uids), k), -1, np.int64), np.full((len(uids), k), -np.inf, np.float32)
     for b in range(0, len(uids), bs):
         u = uids[b:b + bs]; S = np.asarray(score_fn(u))
         if S.shape != (len(u), m): raise ValueError(f"score_fn returned shape {S.shape}, expected {(len(u), m)} (users x all items)")
+        if allowed is not None: S = np.where(allowed, S, -np.inf)
         ids[b:b + bs], val[b:b + bs] = topk_from_scores(S, seen[u], k, return_scores=True)
     return (ids, val) if return_scores else ids
 

@@ -147,7 +147,9 @@ class HybridRecommender:
         self._fit_kw = dict(mf=dict(factors=P['ALS_FACTORS'], regularization=P['ALS_REG'], alpha=P['ALS_ALPHA']),   # as Job._fit_kw
                             index_kind=P['ANN'] if P['ANN'] in ('hnsw', 'exact') else 'exact', recent_days=P['RECENT_DAYS'], use_gpu=use_gpu,
                             ease={'max_items': P['EASE_SOURCE_ITEMS']} if P['N_EASE'] > 0 else False, cooc=None if P['N_COOC'] > 0 else False)
-        self.R = fit_sources(history, len(users), len(self.items), emb, factors=factors, **self._fit_kw)
+        cold = self.items['cold'].to_numpy(bool) if 'cold' in self.items else False              # independent cold items, as evaluated
+        cat = (np.bincount(history.iid.to_numpy(np.int64), minlength=len(self.items)) > 0) | cold
+        self.R = fit_sources(history, len(users), len(self.items), emb, factors=factors, catalogue=cat, **self._fit_kw)
         self._lazy = {}
 
     @classmethod
