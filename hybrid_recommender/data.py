@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 
 # %% auto #0
-__all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'AMAZON2023_CUTS', 'HF_REPO', 'HF_REVIEW_COUNTS', 'OFFLINE_MSG',
-           'default_out_dir', 'shared_data_dir', 'atomic_write', 'fingerprint', 'ArtifactStore', 'cached',
-           'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table', 'load_dataset_dir', 'clean_reviews',
-           'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out', 'split_timestamp', 'RecData', 'to_csr',
-           'encode', 'prepare', 'recency_rank', 'interaction_weights', 'last_items', 'target_times', 'check_hub',
-           'stream_sample', 'stream_meta', 'load_hf', 'load_data']
+__all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'AMAZON2023_CUTS', 'HF_REPO', 'HF_REVIEW_COUNTS',
+           'OFFLINE_MSG', 'default_out_dir', 'shared_data_dir', 'atomic_write', 'fingerprint', 'ArtifactStore',
+           'cached', 'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table', 'load_dataset_dir',
+           'clean_reviews', 'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out', 'split_timestamp',
+           'RecData', 'to_csr', 'encode', 'prepare', 'recency_rank', 'interaction_weights', 'last_items',
+           'target_times', 'check_hub', 'stream_sample', 'stream_meta', 'load_hf', 'load_data']
 
 # %% ../nbs/00_data.ipynb #2d9c2c9e
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -178,15 +178,52 @@ def _item_texts(topic, rng, n_topics, words_per_topic=12):
     desc = [[' '.join(w)] for w in dw]
     return title, feats, desc, store
 
+# %% ../nbs/00_data.ipynb #9d4e5b94
+def _sample_by_release(row_topic:np.ndarray, # topic of each row
+                       row_ts:np.ndarray, # time of each row (ms)
+                       topic:np.ndarray, # topic of each item
+                       pop:np.ndarray, # popularity weight of each item (> 0)
+                       release:np.ndarray, # release time of each item (ms)
+                       life_ms:float, # interest decay time after release (ms)
+                       rng:np.random.Generator, # random source
+                       fallback:np.ndarray, # item per row for topics without items
+                      ) -> np.ndarray:
+    "Per row, an item of its topic drawn with weight pop·exp(-(t - release)/life) among items released by t (else the first released)."
+    out, n_topics = fallback.copy(), int(max(row_topic.max(initial=0), topic.max(initial=0))) + 1
+    o, rows = np.lexsort((release, topic)), np.argsort(row_topic, kind='stable')
+    ib, rb = np.searchsorted(topic[o], np.arange(n_topics + 1)), np.searchsorted(row_topic[rows], np.arange(n_topics + 1))
+    u = 1.0 - rng.random(len(row_topic))                                      # (0, 1]
+    for k in range(n_topics):                                                 # one vectorised block per topic
+        it, rw = o[ib[k]:ib[k + 1]], rows[rb[k]:rb[k + 1]]
+        if len(it) == 0 or len(rw) == 0: continue
+        rel = release[it]                                                     # exp(-(t-r)/L) = exp(-t/L)·exp(r/L): a prefix in release order
+        lc = np.logaddexp.accumulate(np.log(pop[it]) + (rel - rel[0]) / life_ms)   # log cumulative weight (no overflow)
+        j = np.maximum(np.searchsorted(rel, row_ts[rw], 'right'), 1)         # items released by t (at least the first)
+        out[rw] = it[np.minimum(np.searchsorted(lc, lc[j - 1] + np.log(u[rw])), j - 1)]
+    return out
+
 # %% ../nbs/00_data.ipynb #6bd5bbc6
+_TAIL = 2.0   # Pareto shape of `median_len` histories: mean ~2.9 reviews at median 1.5 (Amazon Electronics: 2.4)
+
 def synthetic_reviews(n_rows:int=20_000, # approximate number of review rows
                       n_topics:int=20, # planted item topics
                       seed:int=0, # random seed (same seed, same data)
                       p_no_text:float=0.02, # share of items with no metadata at all
+                      p_undated:float=0.0, # share of review rows whose timestamp is null (then float with NaN)
+                      median_len:float|None=None, # median reviews per user, heavy-tailed, >= 1 (None: 5 + Pareto, median ~7)
+                      p_first_review_target:float=0.0, # share of users whose latest review is a new item's first and only review
+                      lifecycle_days:float|None=None, # interest decay after an item's release, in days (None: no release dates)
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Reviews and items in the Amazon 2023 schema with planted topics, drifting user taste and power-law popularity."
-    rng = np.random.default_rng(seed)
-    lens = np.minimum(5 + np.floor(rng.pareto(1.6, n_rows // 5 + 10) * 4).astype(int), 200)
+    if median_len is not None and median_len < 1: raise ValueError(f"median_len must be >= 1 (or None), got {median_len}")
+    if lifecycle_days is not None and not lifecycle_days > 0: raise ValueError(f"lifecycle_days must be > 0 (or None), got {lifecycle_days}")
+    for k, v in {'p_no_text': p_no_text, 'p_undated': p_undated, 'p_first_review_target': p_first_review_target}.items():
+        if not 0 <= v <= 1: raise ValueError(f"{k} must be in [0, 1], got {v}")
+    ss = np.random.SeedSequence(seed); rng = np.random.default_rng(ss)       # same stream as default_rng(seed)
+    r_new, r_life, r_und = (np.random.default_rng(s) for s in ss.spawn(3))   # knobs draw from their own streams
+    if median_len is None: lens = np.minimum(5 + np.floor(rng.pareto(1.6, n_rows // 5 + 10) * 4).astype(int), 200)
+    else:   # 1 + floor(s·X), X ~ Lomax(_TAIL): P(len <= m) crosses 1/2 between m - 1/2 and m + 1/2
+        lens = np.minimum(1 + np.floor(rng.pareto(_TAIL, n_rows + 10) * (median_len - 0.5) / (2 ** (1 / _TAIL) - 1)).astype(int), 200)
     lens = lens[:max(int(np.searchsorted(np.cumsum(lens), n_rows)) + 1, 2)]
     n_users = len(lens); n_items = max(n_users // 4, 3 * n_topics)
     topic = rng.integers(0, n_topics, n_items)
@@ -206,19 +243,40 @@ def synthetic_reviews(n_rows:int=20_000, # approximate number of review rows
     start = rng.integers(1_420_070_400_000, 1_672_531_200_000, n_users)     # 2015 .. 2023, ms
     gaps = rng.exponential(1, n) * np.repeat(np.minimum(20., 1000. / lens), lens) * 86_400_000; cs = np.cumsum(gaps); first = np.cumsum(lens) - lens
     ts = np.repeat(start, lens) + (cs - np.repeat(cs[first] - gaps[first], lens)).astype(np.int64)
-    asin = np.char.add('S', np.char.zfill(np.arange(n_items).astype(str), 9))
+    if lifecycle_days is not None:                                          # releases follow activity; items re-drawn by release kernel
+        release = np.sort(ts)[r_life.integers(0, n, n_items)].astype(np.float64)
+        iid = _sample_by_release(t, ts.astype(np.float64), topic, pop, release, lifecycle_days * 86_400_000, r_life, iid)
+    new_rows = (np.cumsum(lens) - 1)[r_new.random(n_users) < p_first_review_target] if p_first_review_target else np.zeros(0, int)
+    n_new = len(new_rows); iid[new_rows] = n_items + np.arange(n_new)      # each user's latest row: a new item, reviewed once
+    if p_undated: ts = np.where(r_und.random(n) < p_undated, np.nan, ts.astype(np.float64))
+    asin = np.char.add('S', np.char.zfill(np.arange(n_items + n_new).astype(str), 9))
     V = np.array(_WORDS)
     reviews = pd.DataFrame({'user_id': np.char.add('U', np.char.zfill(uid.astype(str), 8)), 'parent_asin': asin[iid],
         'rating': rating, 'timestamp': ts, 'title': np.char.add('Great ', V[rng.integers(0, len(V), n)]),
         'text': np.char.add('Works well with my ', V[rng.integers(0, len(V), n)]), 'verified_purchase': rng.random(n) < .9,
         'helpful_vote': rng.poisson(.5, n)}).iloc[rng.permutation(n)].reset_index(drop=True)   # file order is not user order
     title, feats, desc, store = _item_texts(topic, rng, n_topics)
-    no_text = rng.random(n_items) < p_no_text
+    no_text, price = rng.random(n_items) < p_no_text, rng.lognormal(3, 1, n_items)
+    if n_new:                                                               # new items: text from the row's topic, own stream
+        topic = np.r_[topic, t[new_rows]]
+        title, feats, desc, store = (a + list(b) for a, b in zip((title, feats, desc, list(store)), _item_texts(t[new_rows], r_new, n_topics)))
+        no_text, price = np.r_[no_text, r_new.random(n_new) < p_no_text], np.r_[price, r_new.lognormal(3, 1, n_new)]
     nul = lambda xs: [None if m else x for x, m in zip(xs, no_text)]
-    items = pd.DataFrame({'parent_asin': asin, 'title': nul(title), 'main_category': nul(['All Electronics'] * n_items),
+    items = pd.DataFrame({'parent_asin': asin, 'title': nul(title), 'main_category': nul(['All Electronics'] * len(asin)),
         'features': nul(feats), 'description': nul(desc), 'categories': nul([['Electronics', f'Topic {k}'] for k in topic]),
-        'store': nul(store), 'price': np.round(rng.lognormal(3, 1, n_items), 2), 'topic': topic})
+        'store': nul(store), 'price': np.round(price, 2), 'topic': topic})
     return reviews, items
+
+# %% ../nbs/00_data.ipynb #df1a5f35
+SYNTHETIC_SHAPES = {
+    'default': {},                                   # dense, dated, text for 98% of items, no item life cycles
+    'sparse': dict(median_len=1.5),                  # half the users have a single review (Amazon: median 1-2)
+    'cold_items': dict(p_first_review_target=0.5),   # half the users' latest review is a new item's first review
+    'no_text': dict(p_no_text=0.6),                  # most items have no metadata
+    'undated': dict(p_undated=0.8),                  # most rows lack a timestamp (Digital Music: 89%)
+    'bursty': dict(lifecycle_days=14),               # interest fades within weeks of an item's release
+    'mixed': dict(median_len=2, p_first_review_target=0.2, p_no_text=0.1, p_undated=0.1, lifecycle_days=60),
+}
 
 # %% ../nbs/00_data.ipynb #e29290d9
 _EXTS = ('.parquet', '.jsonl.gz', '.jsonl', '.json.gz', '.json', '.csv.gz', '.csv')
