@@ -35,7 +35,8 @@ def _mean_ci(x: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
     return tuple(float(v) for v in np.percentile(means, [2.5, 97.5]))
 
 
-def run_set(name: str, path: Path, extra: dict, n_boot: int) -> dict:
+def run_set(name: str, path: Path|None, extra: dict, n_boot: int, rows: int|None=None) -> dict:
+    "One job on a shared set (path) or, with path None, on the synthetic shape `name` ('synthetic_<shape>') at `rows` rows."
     offline_env()
     import pandas as pd
     from hybrid_recommender.data import load_dataset_dir
@@ -43,8 +44,10 @@ def run_set(name: str, path: Path, extra: dict, n_boot: int) -> dict:
     from hybrid_recommender.eval import per_user_metrics, paired_bootstrap
     out = OUT_ROOT / name
     if out.exists(): shutil.rmtree(out)
-    rows = len(load_dataset_dir(path)[0])
-    params = dict(DATA_SOURCE='local', DATA_PATH=str(path), SCALE_N=rows, OUT_DIR=str(out), SEED=42, **extra)
+    if path is None: params = dict(DATA_SOURCE='synthetic', SYNTHETIC_SHAPE=name.split('_', 1)[1], SCALE_N=rows, OUT_DIR=str(out), SEED=42, **extra)
+    else:
+        rows = len(load_dataset_dir(path)[0])
+        params = dict(DATA_SOURCE='local', DATA_PATH=str(path), SCALE_N=rows, OUT_DIR=str(out), SEED=42, **extra)
     print(f'[quality] {name}: {rows:,} rows, OUT_DIR={out}', flush=True)
     res = {'kind': 'quality', 'set': name, 'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'machine': machine(), 'code': code_version(), 'params': params}
     try:
@@ -64,7 +67,8 @@ def run_set(name: str, path: Path, extra: dict, n_boot: int) -> dict:
     res.update(status='ok', users=D.n_users, items=D.n_items, test_users=len(uids), report=D.report, stages=job.stages,
                total_s=round(sum(s['seconds'] for s in job.stages.values()), 1), load=lm.result, methods=rows_out,
                recall_test=job.info.get('recall_test'), baseline_params=job.info.get('baseline_params'),
-               ltr={k: v for k, v in job.info.get('ltr', {}).items() if k != 'features'}, devices=job.devices)
+               ltr={k: v for k, v in job.info.get('ltr', {}).items() if k != 'features'}, devices=job.devices,
+               reachable=job.info.get('reachable'), bootstrap=job.bootstrap)
     write_json(RESULTS / f'quality_{name}.json', res)
     print(f"[quality] {name}: done in {res['total_s']:.0f} s; hybrid NDCG@{K} {rows_out[0]['NDCG@10']:.4f}", flush=True)
     return res
@@ -90,6 +94,12 @@ def report() -> str:
             gs = f"{g['mean_gain']:+.4f} [{g['lo']:+.4f}, {g['hi']:+.4f}] | {g['p_le_0']:.3f}" if g else '— | —'
             L.append(f"| {'**' + m['method'] + '**' if m['method'] == HYB else m['method']} | {m['NDCG@10']:.4f} [{m['NDCG_ci'][0]:.4f}, {m['NDCG_ci'][1]:.4f}] | "
                      f"{m['R@10']:.4f} [{m['R_ci'][0]:.4f}, {m['R_ci'][1]:.4f}] | {m['MAP@10']:.4f} | {m['MRR@10']:.4f} | {m['MPR@10']:.4f} | {m['Coverage@10']:.3f} | {gs} |")
+        g, b = (r.get('ltr') or {}).get('guard'), r.get('bootstrap')
+        if b:
+            best = next(m for m in r['methods'] if m['method'] == b['baseline'])
+            L += ['', f"Best baseline: {b['baseline']} ({best['NDCG@10']:.4f}); hybrid / best = {r['methods'][0]['NDCG@10'] / max(best['NDCG@10'], 1e-12):.3f}, "
+                  f"gain {b['mean_gain']:+.4f} [{b['lo']:+.4f}, {b['hi']:+.4f}]. Reachable test targets (in the fold's catalogue): {(r.get('reachable') or {}).get('test', float('nan')):.3f}."]
+        if g: L += ['', f"Reranker guard ({g['queries']} held-out validation queries): chose **{g['choice']}**; NDCG@10 " + ', '.join(f"{k} {v:.4f}" for k, v in g['ndcg'].items()) + '.']
         un = [x for x in (r.get('recall_test') or []) if x['source'] == 'union']
         if un: L += ['', f"Candidate-pool recall on test (the reranker's ceiling): {un[0]['recall']:.3f} at {un[0]['pool_size']:.0f} candidates per user."]
         L.append('')
@@ -100,15 +110,18 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--sets', nargs='*', help='folder names under ../shared/data (default: all)')
     ap.add_argument('--params', default='{}', help='JSON dict of extra Job parameters')
+    ap.add_argument('--synthetic', nargs='*', default=[], help='synthetic shapes (keys of data.SYNTHETIC_SHAPES) to run as well')
+    ap.add_argument('--synthetic-rows', type=int, default=20_000, help='SCALE_N of the synthetic runs')
     ap.add_argument('--n-boot', type=int, default=1000); ap.add_argument('--report', action='store_true')
     a = ap.parse_args()
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')      # before any OpenMP library loads; see README (spinning threads)
     if not a.report:
         offline_env(); print(machine_line(machine()), flush=True)
         sets = shared_sets()
-        for name in (a.sets or list(sets)):
+        for name in (a.sets if a.sets is not None else list(sets)):
             if name not in sets: raise SystemExit(f'unknown set {name!r}; available: {list(sets)}')
             run_set(name, sets[name], json.loads(a.params), a.n_boot)
+        for shape in a.synthetic: run_set(f'synthetic_{shape}', None, json.loads(a.params), a.n_boot, a.synthetic_rows)
     print(report())
 
 

@@ -682,6 +682,7 @@ def load_data(source:str='synthetic', # 'hf', 'local' or 'synthetic'
               scale_n:int|None=20_000, # target review rows
               seed:int=0, # sampling seed
               store:ArtifactStore|None=None, # cache location (None: no cache)
+              shape:str='default', # synthetic data shape, a key of `SYNTHETIC_SHAPES` (source='synthetic')
               **kw, # passed to `prepare` (k_core, split, min_rows, undated, cuts)
              ) -> RecData:
     "Load (from cache when valid), sample, clean, k-core, split and encode the chosen source."
@@ -689,11 +690,13 @@ def load_data(source:str='synthetic', # 'hf', 'local' or 'synthetic'
     if source == 'local' and not path: raise ValueError("DATA_SOURCE='local' needs DATA_PATH (a folder with reviews.* and items.*)")
     if source == 'hf': check_hub()
     fp = fingerprint({'source': source, 'path': str(path), 'files': _local_fp(path) if source == 'local' else None,
-                      'category': category if source == 'hf' else None, 'scale_n': scale_n, 'seed': seed, 'v': 1})
+                      'category': category if source == 'hf' else None, 'scale_n': scale_n, 'seed': seed, 'v': 1,
+                      **({'shape': shape} if source == 'synthetic' and shape != 'default' else {})})
     def _raw():
         if source == 'hf': return load_hf(category, scale_n or 200_000, seed)
         if source == 'local': return load_dataset_dir(path)
-        return synthetic_reviews(scale_n or 20_000, seed=seed)
+        if shape not in SYNTHETIC_SHAPES: raise ValueError(f"SYNTHETIC_SHAPE must be one of {list(SYNTHETIC_SHAPES)}, got {shape!r}")
+        return synthetic_reviews(scale_n or 20_000, seed=seed, **SYNTHETIC_SHAPES[shape])
     if store is None:
         rev, it = _raw(); return prepare(rev, it, scale_n, seed=seed, **kw)
     box = {}

@@ -13,7 +13,7 @@ from .embeddings import embed_items, save_item_embeddings, load_item_embeddings,
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
 from .candidates import fit_sources, generate_candidates, allocate_budget, pool_recall, recall_curve, rrf_scores
 from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank
-from .ltr import train_reranker, tune_reranker, save_reranker, importance
+from .ltr import train_reranker, tune_reranker, save_reranker, importance, choose_ranker
 from .eval import POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_test, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
 
@@ -21,14 +21,14 @@ from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_histo
 __all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
-CODE_VERSION = 7   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
+CODE_VERSION = 8   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
 JOB_DEFAULTS = dict(
-    SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, OUT_DIR=None, SEED=42, K=10,
+    SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, SYNTHETIC_SHAPE='default', OUT_DIR=None, SEED=42, K=10,
     SPLIT='last_out', K_CORE=5, UNDATED='random',
     EMB_BACKEND='auto', EMB_MODEL=None, EMB_BATCH=64, EMB_MAX_SEQ=128, ANN='hnsw',
     ALS_FACTORS=64, ALS_ITERS=15, ALS_REG=1.0, ALS_ALPHA=10.0,
     N_ALS=150, N_SEMANTIC=50, N_COOC=150, N_EASE=150, N_POP=25, N_RECENT=25, POOL_BUDGET=0, RECENT_DAYS=30, EASE_SOURCE_ITEMS=10_000,
-    N_HARD=100, N_RANDOM=100, EXTRA_PASSES='auto', MIN_QUERIES=20_000, MAX_EXTRA_PASSES=4, MAX_TRAIN_ROWS=5_000_000, LGBM_TRIALS=0,
+    N_HARD=100, N_RANDOM=100, GUARD_FRAC=0.2, GUARD_MAX_USERS=1500, EXTRA_PASSES='auto', MIN_QUERIES=20_000, MAX_EXTRA_PASSES=4, MAX_TRAIN_ROWS=5_000_000, LGBM_TRIALS=0,
     TUNE_BASELINES='small', EASE_MAX_ITEMS=20_000, BOOTSTRAP=1000, USE_GPU='auto')
 
 # %% ../nbs/07_job.ipynb #571fc8f2
@@ -84,8 +84,8 @@ def data(self:Job) -> RecData:
     P = self.P
     with self._timer('data'):
         self.D = load_data(P['DATA_SOURCE'], P['DATA_PATH'], P['CATEGORY'], P['SCALE_N'], P['SEED'], self.store,
-                           k_core=P['K_CORE'], split=P['SPLIT'], undated=P['UNDATED'])
-    self._fp('data', ['DATA_SOURCE', 'DATA_PATH', 'CATEGORY', 'SCALE_N', 'SEED', 'K_CORE', 'SPLIT', 'UNDATED'])
+                           shape=P['SYNTHETIC_SHAPE'], k_core=P['K_CORE'], split=P['SPLIT'], undated=P['UNDATED'])
+    self._fp('data', ['DATA_SOURCE', 'DATA_PATH', 'CATEGORY', 'SYNTHETIC_SHAPE', 'SCALE_N', 'SEED', 'K_CORE', 'SPLIT', 'UNDATED'])
     self.fps['data'] = fingerprint([self.fps['data'], len(self.D.train), len(self.D.test), int(self.D.train.iid.sum())])
     return self.D
 
@@ -141,6 +141,11 @@ def _cap_queries(df:pd.DataFrame, max_rows:int, seed:int=0) -> pd.DataFrame:
     keep = q[rng.random(len(q)) < max_rows / len(df)]
     return df[df.qid.isin(keep)].reset_index(drop=True)
 @patch
+def _guard_users(self:Job, uids:np.ndarray) -> np.ndarray:
+    "The validation users held out of reranker training for the guard: GUARD_FRAC of them, at most GUARD_MAX_USERS (seeded)."
+    u = np.sort(np.asarray(uids)); n = min(int(round(self.P['GUARD_FRAC'] * len(u))), self.P['GUARD_MAX_USERS'])
+    return np.sort(np.random.default_rng(self.P['SEED']).choice(u, n, replace=False)) if n > 0 else u[:0]
+@patch
 def _n_extra(self:Job) -> int:
     "Extra training cut-offs: EXTRA_PASSES, or with 'auto' enough for ~MIN_QUERIES training queries (0 to MAX_EXTRA_PASSES)."
     P = self.P
@@ -152,10 +157,11 @@ def candidates(self:Job) -> pd.DataFrame:
     P, D = self.P, self.D
     caps = {'als': P['N_ALS'], 'semantic': P['N_SEMANTIC'], 'cooc': P['N_COOC'], 'ease': P['N_EASE'], 'pop': P['N_POP'], 'recent': P['N_RECENT']}
     caps = {s: k for s, k in caps.items() if k > 0}
-    fp = self._fp('cand', ['N_ALS', 'N_SEMANTIC', 'N_COOC', 'N_EASE', 'EASE_SOURCE_ITEMS', 'N_POP', 'N_RECENT', 'POOL_BUDGET', 'RECENT_DAYS', 'ANN', 'N_HARD', 'N_RANDOM', 'EXTRA_PASSES', 'MIN_QUERIES', 'MAX_EXTRA_PASSES', 'MAX_TRAIN_ROWS', 'SEED'], ['data', 'emb', 'mf'])
+    fp = self._fp('cand', ['N_ALS', 'N_SEMANTIC', 'N_COOC', 'N_EASE', 'EASE_SOURCE_ITEMS', 'N_POP', 'N_RECENT', 'POOL_BUDGET', 'RECENT_DAYS', 'ANN', 'N_HARD', 'N_RANDOM', 'GUARD_FRAC', 'GUARD_MAX_USERS', 'EXTRA_PASSES', 'MIN_QUERIES', 'MAX_EXTRA_PASSES', 'MAX_TRAIN_ROWS', 'SEED'], ['data', 'emb', 'mf'])
     with self._timer('candidates'):
-        if self.store.is_fresh('test_candidates_{N}.parquet', fp) and self.store.is_fresh('meta_enhanced_scale_{N}.parquet', fp):
+        if all(self.store.is_fresh(a, fp) for a in ('test_candidates_{N}.parquet', 'meta_enhanced_scale_{N}.parquet', 'guard_candidates_{N}.parquet')):
             self.train_set = pd.read_parquet(self.store.path('meta_enhanced_scale_{N}.parquet'))
+            self.guard_set = pd.read_parquet(self.store.path('guard_candidates_{N}.parquet'))
             self.test_cand = pd.read_parquet(self.store.path('test_candidates_{N}.parquet'))
             self.info.update(json.loads(self.store.path('candidates_{N}.json').read_text()))
             return self.test_cand
@@ -168,13 +174,15 @@ def candidates(self:Job) -> pd.DataFrame:
         for s, k in n.items(): keep |= cv[f'{s}_rank'].to_numpy() <= k
         cv = cv[keep].reset_index(drop=True)
         va = add_features(cv, Rv, target_times(t), D.items); va['label'] = label_candidates(va, t, D.n_items)
+        gu = self._guard_users(t.uid.unique()); guard = [va[va.uid.isin(gu)]]
         parts = [sample_training(va, P['N_HARD'], P['N_RANDOM'], P['SEED'])]
         for j, (hx, tx) in enumerate(extra_folds(D.train, self._n_extra())):
             Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, catalogue=D.catalogue(history=hx), **self._fit_kw())
             cx = add_features(generate_candidates(Rx, np.sort(tx.uid.unique()), n), Rx, target_times(tx), D.items)
-            cx['label'] = label_candidates(cx, tx, D.n_items)
+            cx['label'] = label_candidates(cx, tx, D.n_items); guard.append(cx[cx.uid.isin(gu)])
             parts.append(sample_training(cx, P['N_HARD'], P['N_RANDOM'], P['SEED'] + j + 1))
-        for j, (p, _) in enumerate(parts): p.insert(0, 'qid', np.int64(j) * D.n_users + p.uid.to_numpy())
+        for j, p in enumerate([p for p, _ in parts] + guard): p.insert(0, 'qid', np.int64(j % len(parts)) * D.n_users + p.uid.to_numpy())
+        self.guard_set = pd.concat(guard, ignore_index=True)
         self.train_set = _cap_queries(pd.concat([p for p, _ in parts], ignore_index=True), P['MAX_TRAIN_ROWS'], P['SEED'])
         tinfo = {'passes': len(parts), **{k: sum(i[k] for _, i in parts) for k in parts[0][1]}}
         ht, tt = D.fold('test')
@@ -187,8 +195,9 @@ def candidates(self:Job) -> pd.DataFrame:
                           'retriever_seconds': {'valid': Rv.seconds, 'test': Rt.seconds}})
         with atomic_write(self.store.path('meta_enhanced_scale_{N}.parquet')) as f: self.train_set.to_parquet(f, index=False)
         with atomic_write(self.store.path('test_candidates_{N}.parquet')) as f: te.to_parquet(f, index=False)
+        with atomic_write(self.store.path('guard_candidates_{N}.parquet')) as f: self.guard_set.to_parquet(f, index=False)
         with atomic_write(self.store.path('candidates_{N}.json')) as f: f.write_text(json.dumps({k: self.info[k] for k in ['n_per_source', 'train_sampling', 'recall_valid', 'recall_test', 'curve', 'retriever_seconds']}, default=float))
-        for a in ('meta_enhanced_scale_{N}.parquet', 'test_candidates_{N}.parquet'): self.store.mark(a, fp)
+        for a in ('meta_enhanced_scale_{N}.parquet', 'test_candidates_{N}.parquet', 'guard_candidates_{N}.parquet'): self.store.mark(a, fp)
     return self.test_cand
 
 # %% ../nbs/07_job.ipynb #63521e53
@@ -203,9 +212,14 @@ def ltr(self:Job):
             self.model = joblib.load(self.store.path('lgbm_reranker_final_{N}.joblib'))   # our own artifact, in the chosen OUT_DIR
             self.info['ltr'] = json.loads(self.store.path('ltr_{N}.json').read_text())
         else:
-            best, _ = tune_reranker(self.train_set, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
-            self.model, minfo = train_reranker(self.train_set, best, use_gpu=P['USE_GPU'], seed=P['SEED'])
-            save_reranker(self.model, self.store); self.info['ltr'] = {**minfo, 'params': best}
+            g = self.guard_set; fit = self.train_set[~self.train_set.uid.isin(g.uid.unique())]
+            best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
+            self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'])
+            feats = self.model.booster_.feature_name()
+            guard = choose_ranker(g, self.model.predict(g[feats]), P['K']) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
+            if len(g) and guard['choice'] in ('reranker', 'blend'):   # the guard users' training rows join a refit with the chosen size
+                self.model, _ = train_reranker(self.train_set, best, use_gpu=P['USE_GPU'], seed=P['SEED'], n_estimators=minfo['best_iteration'])
+            save_reranker(self.model, self.store); self.info['ltr'] = {**minfo, 'params': best, 'guard': guard}
             with atomic_write(self.store.path('ltr_{N}.json')) as f: f.write_text(json.dumps(self.info['ltr'], default=str))
             self.store.mark('lgbm_reranker_final_{N}.joblib', fp)
         self.importance = importance(self.model)
@@ -238,7 +252,7 @@ def evaluate(self:Job) -> pd.DataFrame:
     P, D, K, st = self.P, self.D, self.P['K'], self.store
     with self._timer('evaluate'):
         uids = np.sort(D.test.uid.unique())
-        recs, scored = rerank(self.model, self.test_cand, uids, K)
+        recs, scored = rerank(self.model, self.test_cand, uids, K, self.info['ltr'].get('guard'))
         self.results = {'Hybrid (reranked)': recs}
         self.results['Union (RRF, no rerank)'] = recs_from_frame(rrf_scores(self.test_cand), uids, K)
         base = self._baselines()
@@ -247,7 +261,8 @@ def evaluate(self:Job) -> pd.DataFrame:
             self.results[m] = b['recs']
         self.info['baseline_params'] = {m: b['best'] for m, b in base.items()}
         mets = {m: topk_metrics(r, uids, D.test, K, D.n_items) for m, r in self.results.items()}
-        self.summary = summary_table(mets)
+        self.summary = summary_table(mets).assign(ReachableTargets=D.reachable('test'))   # share of test targets in the fold's catalogue
+        self.info['reachable'] = {'valid': D.reachable('valid'), 'test': D.reachable('test')}
         self.per_user = {m: per_user_metrics(r, uids, D.test, K)['NDCG'].reindex(uids).to_numpy() for m, r in self.results.items()}
         bl = [m for m in self.results if m != 'Hybrid (reranked)']
         best = max(bl, key=lambda m: mets[m]['NDCG'])
@@ -296,7 +311,7 @@ def manifest(self:Job) -> dict:
          'machine': {'cpus': os.cpu_count(), 'ram_gb': round(psutil.virtual_memory().total / 2**30, 1), 'platform': platform.platform()},
          'data': {'fingerprint': self.fps.get('data'), **{k: v for k, v in self.D.report.items()}}, 'devices': self.devices,
          'stages': self.stages, 'fingerprints': self.fps, 'candidates': {k: self.info.get(k) for k in ['n_per_source', 'train_sampling', 'recall_valid', 'recall_test']},
-         'ltr': {k: v for k, v in self.info.get('ltr', {}).items() if k != 'features'}, 'baseline_params': self.info.get('baseline_params'),
+         'ltr': {k: v for k, v in self.info.get('ltr', {}).items() if k != 'features'}, 'baseline_params': self.info.get('baseline_params'), 'reachable': self.info.get('reachable'),
          'metrics': self.summary.to_dict('records') if hasattr(self, 'summary') else None, 'bootstrap': getattr(self, 'bootstrap', None)}
     with atomic_write(self.store.path('run_manifest_{N}.json')) as f: f.write_text(json.dumps(m, indent=1, default=str))
     return m

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times
 from .mf import recs_from_frame
+from .candidates import rrf_scores
 from .candidates import Retrievers, fit_sources, generate_candidates
 
 # %% auto #0
 __all__ = ['LGBM_DEFAULTS', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix', 'add_features', 'feature_columns',
            'label_candidates', 'sample_training', 'train_reranker', 'importance', 'tune_reranker', 'save_reranker',
-           'load_booster', 'run_pass', 'extra_folds', 'rerank']
+           'load_booster', 'run_pass', 'extra_folds', 'rerank', 'query_ndcg', 'guard_scores', 'choose_ranker']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -173,14 +174,16 @@ def train_reranker(train:pd.DataFrame, # sample_training() rows (grouped by uid)
                    es_rounds:int=50, # patience
                    repeats:int=3, # early-stopping splits whose best round counts are averaged
                    use_gpu='auto', # LightGBM device policy
-                   seed:int=0):
+                   seed:int=0, # random seed
+                   n_estimators:int|None=None, # trees of a plain refit (no early stopping), e.g. a previous fit's best_iteration
+                  ):
     "Fit an `LGBMRanker` (lambdarank) with the number of trees chosen by repeated user-split early stopping; returns (model, info)."
     import lightgbm as lgb
     feats = feature_columns(train)
     dev = resolve_device(use_gpu, 'lightgbm')
     p = {**LGBM_DEFAULTS, 'random_state': seed, **({'device_type': 'gpu'} if dev == 'cuda' else {}), **(params or {})}
     t0 = time.perf_counter(); its, scores = [], []
-    for r in range(repeats):
+    for r in range(repeats if n_estimators is None else 0):
         fit, es = _split_users(train, es_frac, seed + r)
         a, b = train[fit], train[es]
         m = lgb.LGBMRanker(**p)
@@ -189,10 +192,10 @@ def train_reranker(train:pd.DataFrame, # sample_training() rows (grouped by uid)
             m.fit(a[feats], a.label, group=_groups(a), eval_set=[(b[feats], b.label)], eval_group=[_groups(b)], eval_at=[10],
                   callbacks=[lgb.early_stopping(es_rounds, verbose=False)])
         its.append(int(m.best_iteration_ or p['n_estimators'])); scores.append(float(m.best_score_['valid_0']['ndcg@10']))
-    n = max(10, int(np.mean(its) * 1.1))                                    # a bit more: the final fit sees more users
+    n = n_estimators or max(10, int(np.mean(its) * 1.1))                    # a bit more: the final fit sees more users
     model = lgb.LGBMRanker(**{**p, 'n_estimators': n}).fit(train[feats], train.label, group=_groups(train))
     return model, {'seconds': time.perf_counter() - t0, 'best_iteration': n, 'es_iterations': its,
-                   'valid_ndcg@10': float(np.mean(scores)), 'device': dev, 'features': feats}
+                   'valid_ndcg@10': float(np.mean(scores)) if scores else None, 'device': dev, 'features': feats}
 
 # %% ../nbs/04_ltr.ipynb #0a900619
 def importance(model) -> pd.DataFrame:
@@ -268,8 +271,59 @@ def extra_folds(train:pd.DataFrame, # the train split (uid, iid, rating, ts)
 # %% ../nbs/04_ltr.ipynb #6160e211
 def rerank(model, df:pd.DataFrame, # featured candidates
            uids:np.ndarray, # users to rank (rows of the output)
-           k:int=10) -> tuple[np.ndarray, pd.DataFrame]:
-    "Score candidates with the reranker; (top-k ids per user, rows with `score`)."
+           k:int=10, # list length
+           choice:dict|None=None, # `choose_ranker` result (None: the reranker's own scores)
+          ) -> tuple[np.ndarray, pd.DataFrame]:
+    "Score candidates with the reranker (or the guard's choice); (top-k ids per user, rows with `score`)."
     feats = model.booster_.feature_name() if hasattr(model, 'booster_') else model.feature_name()
-    s = df[['uid', 'iid']].copy(); s['score'] = model.predict(df[feats])
+    s = df[['uid', 'iid']].copy(); s['score'] = guard_scores(df, model.predict(df[feats]), choice)
     return recs_from_frame(s, uids, k), s
+
+# %% ../nbs/04_ltr.ipynb #eba587a3
+def query_ndcg(df:pd.DataFrame, # labelled candidate rows (qid or uid, iid, label)
+               score:np.ndarray, # one score per row, higher is better
+               k:int=10, # cut-off
+              ) -> float:
+    "Mean NDCG@k over the queries of `df` (ties to the lower iid); queries without a positive in the pool count as 0."
+    q = pd.factorize(_qid(df))[0]; lab = df.label.to_numpy(np.float64)
+    o = np.lexsort((df.iid.to_numpy(), -np.asarray(score, np.float64), q))
+    start = np.r_[0, np.flatnonzero(np.diff(q[o])) + 1]; rank = np.arange(len(o)) - np.repeat(start, np.diff(np.r_[start, len(o)]))
+    disc = np.where(rank < k, 1 / np.log2(rank + 2), 0)
+    dcg = np.bincount(q[o], lab[o] * disc, q.max(initial=-1) + 1); npos = np.bincount(q, lab, len(dcg)).astype(int)
+    ideal = np.r_[0, np.cumsum(1 / np.log2(np.arange(k) + 2))][np.minimum(npos, k)]
+    return float(np.mean(np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0))) if len(dcg) else float('nan')
+
+# %% ../nbs/04_ltr.ipynb #9ac5b0a7
+def _rank_in_query(df:pd.DataFrame, s:np.ndarray) -> np.ndarray:
+    "1-based rank of each row's score within its query (ties to the lower iid)."
+    q = pd.factorize(_qid(df))[0]; o = np.lexsort((df.iid.to_numpy(), -np.asarray(s, np.float64), q))
+    start = np.r_[0, np.flatnonzero(np.diff(q[o])) + 1]; r = np.empty(len(o)); r[o] = np.arange(len(o)) - np.repeat(start, np.diff(np.r_[start, len(o)])) + 1
+    return r
+
+def guard_scores(df:pd.DataFrame, # candidate rows with `<source>_rank` columns
+                 model_scores:np.ndarray, # the reranker's score per row
+                 choice:dict|None=None, # `choose_ranker` result; None: the reranker
+                ) -> np.ndarray:
+    "Scores of the chosen ranking: the reranker, one source alone, the RRF union, or the reranker/best-source blend."
+    c = (choice or {}).get('choice', 'reranker')
+    if c == 'reranker': return np.asarray(model_scores, np.float64)
+    if c == 'rrf': return rrf_scores(df).score.to_numpy()
+    src = lambda s: -df[f'{s}_rank'].fillna(np.inf).to_numpy(np.float64).clip(max=1e9)   # a source alone: its own order first
+    if c.startswith('source:'): return src(c[7:])
+    if c == 'blend': return 1 / (60 + _rank_in_query(df, model_scores)) + 1 / (60 + _rank_in_query(df, src(choice['best_source'])))
+    raise ValueError(f"unknown guard choice {c!r}; expected reranker, rrf, blend or source:<name>")
+
+# %% ../nbs/04_ltr.ipynb #5a84bfc0
+def choose_ranker(df:pd.DataFrame, # held-out users' labelled candidate rows (all of them, with qid)
+                  model_scores:np.ndarray, # the reranker's score per row
+                  k:int=10, # cut-off of the NDCG that decides
+                 ) -> dict:
+    "Pick the best of reranker / each source / RRF / blend on held-out queries: dict(choice, best_source, ndcg, queries)."
+    srcs = [c[:-5] for c in df.columns if c.endswith('_rank')]
+    nd = {s: query_ndcg(df, guard_scores(df, model_scores, {'choice': f'source:{s}'}), k) for s in srcs}
+    best = max(nd, key=nd.get) if nd else None
+    nd = {'reranker': query_ndcg(df, model_scores, k), **{f'source:{s}': v for s, v in nd.items()},
+          'rrf': query_ndcg(df, guard_scores(df, model_scores, {'choice': 'rrf'}), k)}
+    if best: nd['blend'] = query_ndcg(df, guard_scores(df, model_scores, {'choice': 'blend', 'best_source': best}), k)
+    choice = max(nd, key=nd.get)                                  # first best wins ties: the reranker before the others
+    return {'choice': choice, 'best_source': best, 'ndcg': nd, 'queries': int(pd.unique(_qid(df)).size)}

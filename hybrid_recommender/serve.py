@@ -15,7 +15,7 @@ from .embeddings import build_index, load_index, l2_normalize, user_profiles, it
 from .embeddings import search as ann_search
 from .mf import fold_in, confidence_matrix, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights
 from .candidates import Retrievers, fit_sources, generate_candidates, vector_source, score_source
-from .ltr import add_features, load_booster
+from .ltr import add_features, load_booster, guard_scores
 from .job import CODE_VERSION
 
 # %% auto #0
@@ -142,6 +142,7 @@ class HybridRecommender:
         self._short = _short(self._name, 50).to_numpy(object)
         self.n = {s: int(v) for s, v in manifest['candidates']['n_per_source'].items() if int(v) > 0}
         self.features = list(booster.feature_name())
+        self.guard = (manifest.get('ltr') or {}).get('guard')                  # what the guard chose on held-out validation users
         ts = history.ts.to_numpy(np.float64)
         self.now = float(np.nanmax(ts)) + 1.0 if np.isfinite(ts).any() else float('nan')   # just after the last interaction
         self._fit_kw = dict(mf=dict(factors=P['ALS_FACTORS'], regularization=P['ALS_REG'], alpha=P['ALS_ALPHA']),   # as Job._fit_kw
@@ -207,7 +208,7 @@ def _score(self:HybridRecommender, R:Retrievers, # fitted sources (self.R, or ex
         df = pd.concat([add_features(c, dataclasses.replace(R, history=pd.concat([base, by_user[u]], ignore_index=True)), t, self.items)
                         for u, c in cand.groupby('uid')] or [add_features(cand, R, t, self.items)])
     _check_features(self, df.columns)
-    df['score'] = self.booster.predict(df[self.features]) if len(df) else np.zeros(0)
+    df['score'] = guard_scores(df, self.booster.predict(df[self.features]), self.guard) if len(df) else np.zeros(0)   # the evaluated ranking
     return df
 
 def _top(df:pd.DataFrame, # scored candidate rows (uid, iid, score, ...)
@@ -376,7 +377,7 @@ def extend(self:HybridRecommender, new:pd.DataFrame, # rows uid (n_users, n_user
     m = int(new.uid.max()) + 1 - R0.n_users; nu = R0.n_users + m
     h = pd.concat([R0.history, new], ignore_index=True); seen = to_csr(h, nu, self.n_items)
     rel = new.assign(uid=new.uid - R0.n_users)                              # the new users alone, numbered from 0
-    R = Retrievers(h, nu, self.n_items, seen, item_f=R0.item_f, emb=R0.emb)
+    R = Retrievers(h, nu, self.n_items, seen, R0.catalogue, item_f=R0.item_f, emb=R0.emb)
     R.user_f = np.vstack([R0.user_f, fold_in(R0.item_f, confidence_matrix(rel, m, self.n_items, P['ALS_ALPHA']), P['ALS_REG'])])
     als_ix = self._cached('als_index', lambda: build_index(R0.item_f, 'exact', use_gpu=self.use_gpu, skip_zero=False))
     R.sources['als'] = vector_source(als_ix, R.user_f, seen)
