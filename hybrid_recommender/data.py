@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #529d448f
 from __future__ import annotations
-import os, json, gzip, hashlib, socket, tempfile, time, contextlib, warnings
+import os, json, gzip, hashlib, socket, tempfile, time, contextlib, warnings, dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
@@ -14,8 +14,9 @@ __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'AMA
            'OFFLINE_MSG', 'default_out_dir', 'shared_data_dir', 'atomic_write', 'fingerprint', 'ArtifactStore',
            'cached', 'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table', 'load_dataset_dir',
            'clean_reviews', 'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out', 'split_timestamp',
-           'RecData', 'to_csr', 'encode', 'prepare', 'recency_rank', 'interaction_weights', 'last_items',
-           'target_times', 'check_hub', 'stream_sample', 'stream_meta', 'load_hf', 'load_data']
+           'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items', 'leak_signature', 'recency_rank',
+           'interaction_weights', 'last_items', 'target_times', 'check_hub', 'stream_sample', 'stream_meta', 'load_hf',
+           'load_data']
 
 # %% ../nbs/00_data.ipynb #2d9c2c9e
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -552,6 +553,29 @@ def prepare(reviews:pd.DataFrame, # raw reviews (Amazon 2023 schema)
     rep.update(s)
     return encode(df.assign(fold=lab.to_numpy()), items, rep)
 
+# %% ../nbs/00_data.ipynb #e3886d57
+def add_cold_items(data:RecData, # the split data
+                   cold:pd.DataFrame, # item metadata (parent_asin + text fields) from a source independent of the held-out rows
+                  ) -> RecData:
+    "The data with `cold` items added to the catalogue (new iids at the end) and flagged `items.cold`."
+    c = cold.drop_duplicates('parent_asin').assign(parent_asin=lambda d: d.parent_asin.astype(str))
+    new = c[~c.parent_asin.isin(data.items.parent_asin)]
+    new = new.drop(columns=['iid', 'text', 'has_text', 'cold'], errors='ignore')
+    if len(new): new = new.merge(item_text(new), on='parent_asin')
+    new = new.assign(iid=np.arange(data.n_items, data.n_items + len(new), dtype=np.int32))
+    items = pd.concat([data.items.assign(cold=data.items.parent_asin.isin(c.parent_asin)), new.assign(cold=True)], ignore_index=True)
+    return dataclasses.replace(data, items=items[data.items.columns.tolist() + ['cold']], report={**data.report, 'cold_items': len(c), 'cold_items_new': len(new)})
+
+# %% ../nbs/00_data.ipynb #f3777974
+def leak_signature(data:RecData, # data with `items.cold`
+                   stage:str='test', # the fold whose catalogue is checked
+                  ) -> dict:
+    "Share of the cold catalogue items (rankable, no history in the fold) that are valid/test targets, against all items' share."
+    h = data.fold(stage)[0]; cold = data.catalogue(stage) & (np.bincount(h.iid, minlength=data.n_items) == 0)
+    tgt = np.zeros(data.n_items, bool); tgt[pd.concat([data.valid, data.test]).iid.to_numpy()] = True
+    return {'cold_in_catalogue': int(cold.sum()), 'share_targets': float(tgt[cold].mean()) if cold.any() else float('nan'),
+            'share_targets_all_items': float(tgt.mean())}
+
 # %% ../nbs/00_data.ipynb #798fca64
 def recency_rank(history:pd.DataFrame, # rows with uid, ts (NaN = unknown)
                 ) -> np.ndarray: # int64 per row, 0 = the user's most recent
@@ -641,16 +665,23 @@ def stream_sample(data_files:str, # hf://datasets/... URL or a local .jsonl(.gz)
 
 # %% ../nbs/00_data.ipynb #47b70201
 def stream_meta(data_files:str, # hf:// URL or local path of the meta JSON-lines file
-                asins:set, # items to keep
-                batch_size:int=20_000, progress:bool=True) -> pd.DataFrame:
-    "Stream item metadata, keeping only `asins`."
+                asins:set|None, # items to keep (None: a random sample, see `sample`)
+                batch_size:int=20_000, progress:bool=True,
+                sample:int|None=None, # with asins=None: stop after this many items drawn by a seeded hash of parent_asin
+                seed:int=0, # hash seed of the sample
+               ) -> pd.DataFrame:
+    "Stream item metadata, keeping only `asins` (or a hash sample of about `sample` items independent of any review)."
     from datasets import load_dataset
     from tqdm.auto import tqdm
     ds = load_dataset('json', data_files=data_files, split='train', streaming=True)
     cols = ['parent_asin', 'title', 'main_category', 'features', 'description', 'categories', 'store', 'price', 'average_rating', 'rating_number']
-    out = [pd.DataFrame({c: b[c] for c in cols if c in b}).pipe(lambda d: d[d.parent_asin.isin(asins)])
-           for b in tqdm(ds.iter(batch_size=batch_size), desc='streaming item meta', unit='batch', disable=not progress)]
-    return pd.concat(out, ignore_index=True)
+    keep = (lambda d: d[d.parent_asin.isin(asins)]) if asins is not None else (lambda d: d[user_hash(d.parent_asin, seed) <= np.uint64(0.02 * (2**64 - 1))])
+    out, n = [], 0
+    for b in tqdm(ds.iter(batch_size=batch_size), desc='streaming item meta', unit='batch', disable=not progress):
+        out.append(keep(pd.DataFrame({c: b[c] for c in cols if c in b}))); n += len(out[-1])
+        if asins is None and sample and n >= sample: break
+    d = pd.concat(out, ignore_index=True)
+    return d.head(sample) if asins is None and sample else d
 
 # %% ../nbs/00_data.ipynb #1735beb0
 def load_hf(category:str='Electronics', # Amazon 2023 category, e.g. 'Electronics', 'Books'

@@ -8,7 +8,8 @@ import json, os, platform, threading, time, warnings
 from functools import partial
 import numpy as np, pandas as pd
 from fastcore.basics import patch
-from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write, target_times
+from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write, target_times, cached
+from .data import add_cold_items, leak_signature, stream_meta, read_table, HF_REPO
 from .embeddings import embed_items, save_item_embeddings, load_item_embeddings, build_index, save_index, resolve_backend, text_fit_fn
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
 from .candidates import fit_sources, generate_candidates, allocate_budget, pool_recall, recall_curve, rrf_scores
@@ -23,7 +24,7 @@ __all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'CONTRACT_ARTIFACTS
 # %% ../nbs/07_job.ipynb #bf7860f9
 CODE_VERSION = 8   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
 JOB_DEFAULTS = dict(
-    SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, SYNTHETIC_SHAPE='default', OUT_DIR=None, SEED=42, K=10,
+    SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, SYNTHETIC_SHAPE='default', COLD_ITEMS=None, OUT_DIR=None, SEED=42, K=10,
     SPLIT='last_out', K_CORE=5, UNDATED='random',
     EMB_BACKEND='auto', EMB_MODEL=None, EMB_BATCH=64, EMB_MAX_SEQ=128, ANN='hnsw',
     ALS_FACTORS=64, ALS_ITERS=15, ALS_REG=1.0, ALS_ALPHA=10.0,
@@ -85,9 +86,22 @@ def data(self:Job) -> RecData:
     with self._timer('data'):
         self.D = load_data(P['DATA_SOURCE'], P['DATA_PATH'], P['CATEGORY'], P['SCALE_N'], P['SEED'], self.store,
                            shape=P['SYNTHETIC_SHAPE'], k_core=P['K_CORE'], split=P['SPLIT'], undated=P['UNDATED'])
-    self._fp('data', ['DATA_SOURCE', 'DATA_PATH', 'CATEGORY', 'SYNTHETIC_SHAPE', 'SCALE_N', 'SEED', 'K_CORE', 'SPLIT', 'UNDATED'])
+        if P['COLD_ITEMS'] is not None: self._add_cold()
+    self._fp('data', ['DATA_SOURCE', 'DATA_PATH', 'CATEGORY', 'SYNTHETIC_SHAPE', 'COLD_ITEMS', 'SCALE_N', 'SEED', 'K_CORE', 'SPLIT', 'UNDATED'])
     self.fps['data'] = fingerprint([self.fps['data'], len(self.D.train), len(self.D.test), int(self.D.train.iid.sum())])
     return self.D
+
+# %% ../nbs/07_job.ipynb #0b2059b5
+@patch
+def _add_cold(self:Job):
+    "Add the independent cold items (COLD_ITEMS) to the catalogue and report the leak signature."
+    P, c = self.P, self.P['COLD_ITEMS']
+    if isinstance(c, (int, np.integer)) and P['DATA_SOURCE'] != 'hf': raise ValueError("COLD_ITEMS=<count> samples the Hugging Face meta file (DATA_SOURCE='hf'); locally pass COLD_ITEMS=<path of an items file independent of the reviews>")
+    make = (lambda: stream_meta(f"hf://datasets/{HF_REPO}/raw/meta_categories/meta_{P['CATEGORY']}.jsonl", None, sample=int(c), seed=P['SEED'])) if isinstance(c, (int, np.integer)) else (lambda: read_table(c))
+    cold = cached(self.store, 'cold_items_{N}.parquet', fingerprint({'cold': str(c), 'category': P['CATEGORY'], 'seed': P['SEED']}), make)
+    self.D = add_cold_items(self.D, cold); self.info['leak'] = sig = leak_signature(self.D)
+    print(f"cold items: {sig['cold_in_catalogue']} in the test catalogue without history; share that are valid/test targets {sig['share_targets']:.3f} (all items: {sig['share_targets_all_items']:.3f})")
+    if sig['share_targets'] > 0.5: warnings.warn(f"leak signature: {sig['share_targets']:.0%} of the cold catalogue items are held-out targets; the cold items are probably not independent of the held-out reviews (COLD_ITEMS={c!r})")
 
 # %% ../nbs/07_job.ipynb #bf701fe8
 @patch
@@ -311,7 +325,7 @@ def manifest(self:Job) -> dict:
          'machine': {'cpus': os.cpu_count(), 'ram_gb': round(psutil.virtual_memory().total / 2**30, 1), 'platform': platform.platform()},
          'data': {'fingerprint': self.fps.get('data'), **{k: v for k, v in self.D.report.items()}}, 'devices': self.devices,
          'stages': self.stages, 'fingerprints': self.fps, 'candidates': {k: self.info.get(k) for k in ['n_per_source', 'train_sampling', 'recall_valid', 'recall_test']},
-         'ltr': {k: v for k, v in self.info.get('ltr', {}).items() if k != 'features'}, 'baseline_params': self.info.get('baseline_params'), 'reachable': self.info.get('reachable'),
+         'ltr': {k: v for k, v in self.info.get('ltr', {}).items() if k != 'features'}, 'baseline_params': self.info.get('baseline_params'), 'reachable': self.info.get('reachable'), 'leak_signature': self.info.get('leak'),
          'metrics': self.summary.to_dict('records') if hasattr(self, 'summary') else None, 'bootstrap': getattr(self, 'bootstrap', None)}
     with atomic_write(self.store.path('run_manifest_{N}.json')) as f: f.write_text(json.dumps(m, indent=1, default=str))
     return m
