@@ -11,13 +11,13 @@ import numpy as np, pandas as pd, scipy.sparse as sp
 from matplotlib.figure import Figure
 import inspect
 from .data import RecData, to_csr, atomic_write, target_times
-from .mf import topk_blocked, fit_popularity, fit_itemknn, fit_ease
+from .mf import topk_blocked, fit_popularity, fit_itemknn, fit_ease, fit_recent_popularity, fit_newest
 
 # %% auto #0
-__all__ = ['POP_GRID', 'ITEMKNN_GRID', 'EASE_GRID', 'BASELINES', 'hit_matrix', 'per_user_metrics', 'topk_metrics', 'user_times',
-           'evaluate', 'grid_points', 'tune', 'tune_and_test', 'run_baselines', 'paired_bootstrap', 'summary_table',
-           'save_fig', 'plot_metrics', 'plot_pool_recall', 'plot_feature_importance', 'metric_by_bucket',
-           'plot_by_history']
+__all__ = ['POP_GRID', 'ITEMKNN_GRID', 'EASE_GRID', 'RECENT_POP_GRID', 'BASELINES', 'hit_matrix', 'per_user_metrics',
+           'topk_metrics', 'user_times', 'evaluate', 'grid_points', 'tune', 'tune_and_test', 'run_baselines',
+           'paired_bootstrap', 'summary_table', 'save_fig', 'plot_metrics', 'plot_pool_recall',
+           'plot_feature_importance', 'metric_by_bucket', 'plot_by_history']
 
 # %% ../nbs/05_eval.ipynb #8a294733
 def _check_recs(recs:np.ndarray, # (n_users, width) item ids, -1 = padding
@@ -142,7 +142,9 @@ def tune(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> score
 POP_GRID = dict(window_days=[7, 30, 90, 365, None])
 ITEMKNN_GRID = dict(nbrs=[50, 100, 200, 500], shrink=[0, 10, 50])
 EASE_GRID = dict(lam=[50, 100, 250, 500, 1000])
-BASELINES = {'Popularity': (fit_popularity, POP_GRID), 'ItemKNN': (fit_itemknn, ITEMKNN_GRID), 'EASE': (fit_ease, EASE_GRID)}
+RECENT_POP_GRID = dict(window_days=[1, 3, 7, 14, 30, 90, 365])
+BASELINES = {'Popularity': (fit_popularity, POP_GRID), 'Popularity (as of t)': (fit_recent_popularity, RECENT_POP_GRID),
+             'Newest first': (fit_newest, {}), 'ItemKNN': (fit_itemknn, ITEMKNN_GRID), 'EASE': (fit_ease, EASE_GRID)}
 
 def tune_and_test(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> score_fn
                   grid:dict, # name -> list of values

@@ -12,17 +12,18 @@ from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device
 from .data import add_cold_items, leak_signature, stream_meta, read_table, HF_REPO
 from .embeddings import embed_items, save_item_embeddings, load_item_embeddings, build_index, save_index, resolve_backend, text_fit_fn
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
+from .mf import fit_recent_popularity, fit_newest
 from .candidates import fit_sources, generate_candidates, allocate_budget, pool_recall, recall_curve, rrf_scores
 from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank
 from .ltr import train_reranker, tune_reranker, save_reranker, importance, choose_ranker
-from .eval import POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_test, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
+from .eval import POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_test, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
 
 # %% auto #0
 __all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
-CODE_VERSION = 8   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
+CODE_VERSION = 9   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
 JOB_DEFAULTS = dict(
     SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, SYNTHETIC_SHAPE='default', COLD_ITEMS=None, OUT_DIR=None, SEED=42, K=10,
     SPLIT='last_out', K_CORE=5, UNDATED='random',
@@ -52,9 +53,11 @@ class StageTimer:
 
 # %% ../nbs/07_job.ipynb #c635d710
 BASELINE_GRIDS = {
-    'small': {'Popularity': POP_GRID, 'ItemKNN': dict(nbrs=[50, 200], shrink=[0, 50]), 'EASE': dict(lam=[50, 250, 1000]),
+    'small': {'Popularity': POP_GRID, 'Popularity (as of t)': RECENT_POP_GRID, 'Newest first': {},
+              'ItemKNN': dict(nbrs=[50, 200], shrink=[0, 50]), 'EASE': dict(lam=[50, 250, 1000]),
               'ALS': dict(factors=[64, 128], alpha=[5.0, 20.0]), 'Text': dict(half_life=[5.0, None])},
-    'full': {'Popularity': POP_GRID, 'ItemKNN': ITEMKNN_GRID, 'EASE': EASE_GRID,
+    'full': {'Popularity': POP_GRID, 'Popularity (as of t)': RECENT_POP_GRID, 'Newest first': {},
+             'ItemKNN': ITEMKNN_GRID, 'EASE': EASE_GRID,
              'ALS': dict(factors=[32, 64, 128], alpha=[1.0, 5.0, 20.0], regularization=[0.1, 1.0]), 'Text': dict(half_life=[2.0, 5.0, 10.0, 20.0, None])},
     'none': {}}
 
@@ -245,7 +248,8 @@ def _baselines(self:Job) -> dict:
     "Tuned baselines (cached): name -> dict(recs, uids, best)."
     P, D = self.P, self.D
     grids = BASELINE_GRIDS[P['TUNE_BASELINES']] if P['TUNE_BASELINES'] != 'none' else {k: {} for k in BASELINE_GRIDS['small']}
-    fns = {'Popularity': fit_popularity, 'ItemKNN': fit_itemknn, 'EASE': partial(fit_ease, max_items=P['EASE_MAX_ITEMS']),
+    fns = {'Popularity': fit_popularity, 'Popularity (as of t)': fit_recent_popularity, 'Newest first': fit_newest,   # as-of: get `at` from evaluate
+           'ItemKNN': fit_itemknn, 'EASE': partial(fit_ease, max_items=P['EASE_MAX_ITEMS']),
            'ALS': partial(fit_als_scores, use_gpu=P['USE_GPU'], iterations=P['ALS_ITERS'], seed=P['SEED']), 'Text': text_fit_fn(self.emb)}
     fp = self._fp('base', ['TUNE_BASELINES', 'EASE_MAX_ITEMS', 'K', 'ALS_ITERS', 'SEED'], ['data', 'emb'])
     if self.store.is_fresh('baselines_{N}.npz', fp):

@@ -14,7 +14,8 @@ from .embeddings import build_index, search_unseen
 # %% auto #0
 __all__ = ['confidence_matrix', 'fit_als', 'fit_svd', 'fit_mf', 'recommend', 'fold_in', 'save_factors', 'load_factors',
            'topk_from_scores', 'topk_blocked', 'topk_global', 'recs_from_frame', 'recs_to_frame', 'popularity_scores',
-           'fit_popularity', 'itemknn_similarity', 'fit_itemknn', 'ease_weights', 'fit_ease', 'fit_als_scores']
+           'fit_popularity', 'fit_recent_popularity', 'fit_newest', 'itemknn_similarity', 'fit_itemknn', 'ease_weights',
+           'fit_ease', 'fit_als_scores']
 
 # %% ../nbs/02_mf.ipynb #f7c85c13
 def confidence_matrix(history:pd.DataFrame, # rows with uid, iid, rating, ts
@@ -185,11 +186,11 @@ def _gather_sorted(s:np.ndarray, # (n, m) scores
     n = len(s); rows, cols = np.nonzero(sel)                      # row-major: ids ascending within a row
     cnt = np.bincount(rows, minlength=n); start = np.cumsum(cnt) - cnt
     pos = np.arange(len(rows)) - np.repeat(start, cnt)
-    ids = np.full((n, k), -1, np.int64); val = np.full((n, k), -np.inf, np.float32)
+    ids = np.full((n, k), -1, np.int64); val = np.full((n, k), -np.inf, s.dtype)
     ids[rows, pos], val[rows, pos] = cols, s[rows, cols]
-    o = np.argsort(-val, axis=1, kind='stable')
+    o = np.argsort(-val, axis=1, kind='stable')                   # in s's dtype: float64 keys keep their order
     ids, val = np.take_along_axis(ids, o, 1), np.take_along_axis(val, o, 1)
-    return (ids, val) if return_scores else ids
+    return (ids, val.astype(np.float32)) if return_scores else ids
 
 # %% ../nbs/02_mf.ipynb #1bade6c4
 def topk_blocked(score_fn:Callable[[np.ndarray], np.ndarray], # uids -> (len(uids), n_items) scores
@@ -288,6 +289,110 @@ def fit_popularity(history:pd.DataFrame, # interactions uid, iid, ts
     def score_fn(uids): return np.broadcast_to(s, (len(uids), n_items))
     score_fn.global_scores = s
     return score_fn
+
+# %% ../nbs/02_mf.ipynb #34ab755f
+def _item_clock(history:pd.DataFrame, # interactions iid, ts (ms, NaN = undated)
+                n_items:int, # catalogue size
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    "Dated events in time order (ts, iid), the newness each item's first event brings (2 = oldest) and the base score (1 = no dated row, else 0)."
+    ts, iid = history['ts'].to_numpy(np.float64), history['iid'].to_numpy(np.int64); ok = np.isfinite(ts)
+    o = np.argsort(ts[ok], kind='stable'); ets, eiid = ts[ok][o], iid[ok][o]
+    items, first = np.unique(eiid, return_index=True)                  # first occurrence = earliest: events are sorted
+    newness = np.zeros(len(ets)); newness[first] = np.searchsorted(np.unique(ets[first]), ets[first]) + 2
+    base = np.ones(n_items); base[items] = 0
+    return ets, eiid, newness, base
+
+# %% ../nbs/02_mf.ipynb #267001df
+def _user_clock(at:np.ndarray|None, # (n_users,) as-of times in ms, NaN = unknown; None = all unknown
+                n_users:int, # number of users
+                ets:np.ndarray, # dated event times, ascending
+               ) -> np.ndarray:
+    "Each user's as-of time: `at`, or just after the newest dated event where it is unknown (the global version)."
+    t = np.full(n_users, np.nan) if at is None else np.array(at, np.float64)
+    if t.shape != (n_users,): raise ValueError(f"at must hold one time per user, shape ({n_users},); got {t.shape}")
+    t[~np.isfinite(t)] = ets[-1] + 1.0 if len(ets) else 0.0
+    return t
+
+# %% ../nbs/02_mf.ipynb #edb00bc3
+def _row_cumsum(X:np.ndarray, # (n, m) C-ordered, n a multiple of g; summed in place
+                g:int=32, # rows per group
+               ) -> np.ndarray:
+    "In-place cumulative sum down the rows: g vector steps over all g-row groups at once, then each group's carry."
+    X3 = X.reshape(len(X) // g, g, -1)
+    for j in range(1, g): X3[:, j] += X3[:, j - 1]
+    X3[1:] += np.cumsum(X3[:-1, -1], axis=0)[:, None, :]
+    return X
+
+# %% ../nbs/02_mf.ipynb #febd131a
+def _asof_scorer(ets:np.ndarray, # dated event times, ascending
+                 eiid:np.ndarray, # their item ids
+                 gain:np.ndarray, # score each event adds from its time on
+                 base:np.ndarray, # (n_items,) score before any event
+                 lag:float|None=None, # window length in ms: an event older than t - lag takes `loss` back
+                 loss:np.ndarray|None=None, # score each event takes back once it is `lag` old
+                ) -> Callable:
+    "Stateful step(times, ascending across calls) -> (len(times), n_items) float64: base + gains before t - losses before t - lag; 0 -> -inf."
+    st, m = {'p': 0, 'q': 0, 'base': base}, len(base)
+    def cut(times, start, wt):                                     # keys (row, item) and weights of the events new to this block
+        P = np.searchsorted(ets, times, 'left'); e = np.arange(start, P[-1])   # 'left': an event exactly at t does not count
+        return P[-1], np.searchsorted(P, e, 'right') * m + eiid[e], wt[e]
+    def step(tb):
+        B = len(tb); st['p'], key, w = cut(tb, st['p'], gain)
+        if lag is not None: st['q'], k2, w2 = cut(tb - lag, st['q'], -loss); key, w = np.r_[key, k2], np.r_[w, w2]
+        S = np.bincount(key, w, minlength=-(-B // 32) * 32 * m).astype(np.float64, copy=False).reshape(-1, m)
+        S[0] += st['base']; S = _row_cumsum(S)[:B]; st['base'] = S[-1].copy()
+        S[S == 0] = -np.inf
+        return S
+    return step
+
+# %% ../nbs/02_mf.ipynb #326b5b54
+def _asof_fn(stepper:Callable, # () -> a fresh `_asof_scorer` step (one per pass over the users)
+             t:np.ndarray, # (n_users,) each user's as-of time
+             n_items:int, # catalogue size
+             max_cells:int=2**24, # float32-sized cells per block: float64 blocks hold half as many
+            ) -> Callable:
+    "score_fn over as-of scores: dense `score_fn(uids)` and a fast `score_fn.topk`, both scoring users in time order, in blocks."
+    bs = max(1, max_cells // (2 * max(n_items, 1)))
+    def blocks(uids):
+        o, step = np.argsort(t[uids], kind='stable'), stepper()
+        for b in range(0, len(o), bs): yield o[b:b + bs], step(t[uids[o[b:b + bs]]])
+    def score_fn(uids):
+        uids = np.asarray(uids, np.int64); out = np.empty((len(uids), n_items))
+        for i, S in blocks(uids): out[i] = S
+        return out
+    def topk(uids, seen, k=10, return_scores=False, allowed=None):
+        uids, seen = np.asarray(uids, np.int64), sp.csr_matrix(seen)
+        ids, val = np.full((len(uids), k), -1, np.int64), np.full((len(uids), k), -np.inf, np.float32)
+        for i, S in blocks(uids):
+            if allowed is not None: S[:, ~np.asarray(allowed, bool)] = -np.inf
+            ids[i], val[i] = topk_from_scores(S, seen[uids[i]], k, return_scores=True)
+        return (ids, val) if return_scores else ids
+    score_fn.topk, score_fn.t = topk, t
+    return score_fn
+
+# %% ../nbs/02_mf.ipynb #9a5896bc
+def fit_recent_popularity(history:pd.DataFrame, # interactions uid, iid, ts (ms, NaN = undated)
+                          n_users:int, # number of users
+                          n_items:int, # catalogue size
+                          window_days:float|None=7.0, # count dated interactions in [t - window, t); None = all before t
+                          at:np.ndarray|None=None, # (n_users,) each user's time in ms (NaN/None: just after the newest row)
+                          max_cells:int=2**24, # memory bound per block
+                         ) -> Callable:
+    "Popularity as of each user's time: count in [t - window, t), ties to the newest item; items first seen at or after t never."
+    ets, eiid, newness, base = _item_clock(history, n_items); c = np.full(len(ets), n_items + 1.0)
+    lag = None if window_days is None else window_days * 86_400_000.0
+    return _asof_fn(lambda: _asof_scorer(ets, eiid, c + newness, base, lag, c), _user_clock(at, n_users, ets), n_items, max_cells)
+
+# %% ../nbs/02_mf.ipynb #02e23627
+def fit_newest(history:pd.DataFrame, # interactions uid, iid, ts (ms, NaN = undated)
+               n_users:int, # number of users
+               n_items:int, # catalogue size
+               at:np.ndarray|None=None, # (n_users,) each user's time in ms (NaN/None: just after the newest row)
+               max_cells:int=2**24, # memory bound per block
+              ) -> Callable:
+    "Newest items first as of each user's time: rank by first dated interaction; items first seen at or after t never."
+    ets, eiid, newness, base = _item_clock(history, n_items)
+    return _asof_fn(lambda: _asof_scorer(ets, eiid, newness, base), _user_clock(at, n_users, ets), n_items, max_cells)
 
 # %% ../nbs/02_mf.ipynb #b8b41115
 def _topn_per_row(M:sp.csr_matrix, # sparse matrix
