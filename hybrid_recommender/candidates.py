@@ -10,11 +10,11 @@ from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, to_csr
 from .embeddings import build_index, search_unseen, user_profiles
-from .mf import fit_mf, topk_blocked, fit_popularity, fit_itemknn, fit_ease
+from .mf import fit_mf, topk_blocked, fit_popularity, fit_itemknn, fit_ease, fit_recent_popularity, fit_newest
 
 # %% auto #0
-__all__ = ['vector_source', 'score_source', 'Retrievers', 'fit_sources', 'union_candidates', 'generate_candidates', 'rrf_scores',
-           'pool_recall', 'recall_curve', 'allocate_budget']
+__all__ = ['vector_source', 'score_source', 'asof_source', 'Retrievers', 'fit_sources', 'union_candidates', 'generate_candidates',
+           'rrf_scores', 'pool_recall', 'recall_curve', 'allocate_budget']
 
 # %% ../nbs/03_candidates.ipynb #935aefb3
 def vector_source(index_or_emb, # ItemIndex / faiss index / (n_items, d) array of item vectors
@@ -22,7 +22,7 @@ def vector_source(index_or_emb, # ItemIndex / faiss index / (n_items, d) array o
                   seen:sp.csr_matrix, # (n_users, n_items) history to exclude
                  ) -> Callable:
     "Source from user and item vectors: top-n unseen items by inner product."
-    def src(uids, n):
+    def src(uids, n, t=None):
         s, i = search_unseen(index_or_emb, user_vecs[uids], seen[uids], n)
         return i, s
     return src
@@ -33,7 +33,20 @@ def score_source(score_fn:Callable, # uids -> (len(uids), n_items) scores
                  allowed:np.ndarray|None=None, # (n_items,) bool: the rankable catalogue (None: all items)
                 ) -> Callable:
     "Source from a full-catalogue scorer: exact top-n unseen items per user, in blocks."
-    return lambda uids, n: topk_blocked(score_fn, uids, seen, n, return_scores=True, allowed=allowed)
+    return lambda uids, n, t=None: topk_blocked(score_fn, uids, seen, n, return_scores=True, allowed=allowed)
+
+def asof_source(fit_fn:Callable, # an as-of baseline of 02_mf: fit_fn(history, n_users, n_items, at=..., **kw)
+                history:pd.DataFrame, # the fold's history
+                seen:sp.csr_matrix, # (n_users, n_items) history to exclude
+                allowed:np.ndarray|None=None, # (n_items,) bool: the rankable catalogue
+                **kw, # e.g. window_days
+               ) -> Callable:
+    "Source that ranks as of each user's request time `t` (ms per user; None: just after the history)."
+    def src(uids, n, t=None):
+        at = None if t is None else np.full(seen.shape[0], np.nan)
+        if at is not None: at[uids] = t
+        return topk_blocked(fit_fn(history, *seen.shape, at=at, **kw), uids, seen, n, return_scores=True, allowed=allowed)
+    return src
 
 # %% ../nbs/03_candidates.ipynb #a9d0b6db
 @dataclass
@@ -63,7 +76,7 @@ def fit_sources(history:pd.DataFrame, # the fold's history (uid, iid, rating, ts
                 half_life:float|None=10.0, # recency half-life of the text profile (interactions)
                 cooc:dict|None=None, # kwargs for `eval.fit_itemknn` (nbrs, shrink); False: no co-occurrence source
                 ease:dict|None=None, # kwargs for `eval.fit_ease` (lam, max_items); False: no EASE source
-                recent_days:float=30.0, # window of the 'recent' popularity source
+                recent_days:float=30.0, # window of the 'recent' popularity source (counted as of each user's time)
                 use_gpu='auto', # device policy for ALS / FAISS
                 factors:tuple|None=None, # precomputed (user_f, item_f) for this history (skips the ALS fit)
                 catalogue:np.ndarray|None=None, # (n_items,) bool rankable items (None: those with history, `RecData.catalogue`)
@@ -90,7 +103,8 @@ def fit_sources(history:pd.DataFrame, # the fold's history (uid, iid, rating, ts
         R.ease_fn = timed('ease', lambda: fit_ease(history, n_users, n_items, **{'lam': 250.0, 'max_items': 10_000, **(ease or {})}))
         R.sources['ease'] = score_source(R.ease_fn, seen, cat)
     R.sources['pop'] = score_source(fit_popularity(history, n_users, n_items), seen, cat)
-    R.sources['recent'] = score_source(fit_popularity(history, n_users, n_items, window_days=recent_days), seen, cat)
+    R.sources['recent'] = asof_source(fit_recent_popularity, history, seen, cat, window_days=recent_days)
+    R.sources['newest'] = asof_source(fit_newest, history, seen, cat)
     return R
 
 # %% ../nbs/03_candidates.ipynb #7c5c9bf6
@@ -121,6 +135,7 @@ def union_candidates(results:dict, # source name -> (ids, scores) arrays for the
 def generate_candidates(R:Retrievers, # fitted sources
                         uids:np.ndarray, # users to generate for (the fold's target users)
                         n:dict, # source name -> how many items it proposes per user
+                        t:np.ndarray|None=None, # each user's target / request time in ms (time-aware sources); None: after the history
                        ) -> pd.DataFrame:
     "Run every source in `n` for `uids` and return their deduplicated union."
     missing = [s for s in n if s not in R.sources]
@@ -129,7 +144,7 @@ def generate_candidates(R:Retrievers, # fitted sources
     res = {}
     for s, k in n.items():
         if k <= 0: continue
-        t0 = time.perf_counter(); res[s] = R.sources[s](uids, int(k)); R.seconds[f'{s}_retrieve'] = time.perf_counter() - t0
+        t0 = time.perf_counter(); res[s] = R.sources[s](uids, int(k), t); R.seconds[f'{s}_retrieve'] = time.perf_counter() - t0
     return union_candidates(res, uids, R.n_items)
 
 # %% ../nbs/03_candidates.ipynb #22f0cf4b

@@ -23,13 +23,13 @@ from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_histo
 __all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
-CODE_VERSION = 9   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
+CODE_VERSION = 10   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
 JOB_DEFAULTS = dict(
     SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, SYNTHETIC_SHAPE='default', COLD_ITEMS=None, OUT_DIR=None, SEED=42, K=10,
     SPLIT='last_out', K_CORE=5, UNDATED='random',
     EMB_BACKEND='auto', EMB_MODEL=None, EMB_BATCH=64, EMB_MAX_SEQ=128, ANN='hnsw',
     ALS_FACTORS=64, ALS_ITERS=15, ALS_REG=1.0, ALS_ALPHA=10.0,
-    N_ALS=150, N_SEMANTIC=50, N_COOC=150, N_EASE=150, N_POP=25, N_RECENT=25, POOL_BUDGET=0, RECENT_DAYS=30, EASE_SOURCE_ITEMS=10_000,
+    N_ALS=150, N_SEMANTIC=50, N_COOC=150, N_EASE=150, N_POP=25, N_RECENT=25, N_NEWEST=25, POOL_BUDGET=0, RECENT_DAYS=30, EASE_SOURCE_ITEMS=10_000,
     N_HARD=100, N_RANDOM=100, GUARD_FRAC=0.2, GUARD_MAX_USERS=1500, EXTRA_PASSES='auto', MIN_QUERIES=20_000, MAX_EXTRA_PASSES=4, MAX_TRAIN_ROWS=5_000_000, LGBM_TRIALS=0,
     TUNE_BASELINES='small', EASE_MAX_ITEMS=20_000, BOOTSTRAP=1000, USE_GPU='auto')
 
@@ -172,9 +172,9 @@ def _n_extra(self:Job) -> int:
 def candidates(self:Job) -> pd.DataFrame:
     "Stage 3: valid and test candidate pools with features; recall report and pool-size curve."
     P, D = self.P, self.D
-    caps = {'als': P['N_ALS'], 'semantic': P['N_SEMANTIC'], 'cooc': P['N_COOC'], 'ease': P['N_EASE'], 'pop': P['N_POP'], 'recent': P['N_RECENT']}
+    caps = {'als': P['N_ALS'], 'semantic': P['N_SEMANTIC'], 'cooc': P['N_COOC'], 'ease': P['N_EASE'], 'pop': P['N_POP'], 'recent': P['N_RECENT'], 'newest': P['N_NEWEST']}
     caps = {s: k for s, k in caps.items() if k > 0}
-    fp = self._fp('cand', ['N_ALS', 'N_SEMANTIC', 'N_COOC', 'N_EASE', 'EASE_SOURCE_ITEMS', 'N_POP', 'N_RECENT', 'POOL_BUDGET', 'RECENT_DAYS', 'ANN', 'N_HARD', 'N_RANDOM', 'GUARD_FRAC', 'GUARD_MAX_USERS', 'EXTRA_PASSES', 'MIN_QUERIES', 'MAX_EXTRA_PASSES', 'MAX_TRAIN_ROWS', 'SEED'], ['data', 'emb', 'mf'])
+    fp = self._fp('cand', ['N_ALS', 'N_SEMANTIC', 'N_COOC', 'N_EASE', 'EASE_SOURCE_ITEMS', 'N_POP', 'N_RECENT', 'N_NEWEST', 'POOL_BUDGET', 'RECENT_DAYS', 'ANN', 'N_HARD', 'N_RANDOM', 'GUARD_FRAC', 'GUARD_MAX_USERS', 'EXTRA_PASSES', 'MIN_QUERIES', 'MAX_EXTRA_PASSES', 'MAX_TRAIN_ROWS', 'SEED'], ['data', 'emb', 'mf'])
     with self._timer('candidates'):
         if all(self.store.is_fresh(a, fp) for a in ('test_candidates_{N}.parquet', 'meta_enhanced_scale_{N}.parquet', 'guard_candidates_{N}.parquet')):
             self.train_set = pd.read_parquet(self.store.path('meta_enhanced_scale_{N}.parquet'))
@@ -184,7 +184,7 @@ def candidates(self:Job) -> pd.DataFrame:
             return self.test_cand
         h, t = D.fold('valid')
         Rv = fit_sources(h, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('valid'), **self._fit_kw())
-        cv = generate_candidates(Rv, np.sort(t.uid.unique()), caps)
+        cv = generate_candidates(Rv, np.sort(t.uid.unique()), caps, target_times(t).sort_index().to_numpy())
         n = allocate_budget(cv, t, D.n_items, P['POOL_BUDGET'], n_max=caps)[0] if P['POOL_BUDGET'] else caps
         curve = recall_curve(cv, t, D.n_items, sizes=tuple(s for s in (10, 25, 50, 100, 200, 300) if s <= max(caps.values())))
         keep = np.zeros(len(cv), bool)
@@ -195,7 +195,7 @@ def candidates(self:Job) -> pd.DataFrame:
         parts = [sample_training(va, P['N_HARD'], P['N_RANDOM'], P['SEED'])]
         for j, (hx, tx) in enumerate(extra_folds(D.train, self._n_extra())):
             Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, catalogue=D.catalogue(history=hx), **self._fit_kw())
-            cx = add_features(generate_candidates(Rx, np.sort(tx.uid.unique()), n), Rx, target_times(tx), D.items)
+            cx = add_features(generate_candidates(Rx, np.sort(tx.uid.unique()), n, target_times(tx).sort_index().to_numpy()), Rx, target_times(tx), D.items)
             cx['label'] = label_candidates(cx, tx, D.n_items); guard.append(cx[cx.uid.isin(gu)])
             parts.append(sample_training(cx, P['N_HARD'], P['N_RANDOM'], P['SEED'] + j + 1))
         for j, p in enumerate([p for p, _ in parts] + guard): p.insert(0, 'qid', np.int64(j % len(parts)) * D.n_users + p.uid.to_numpy())
@@ -204,7 +204,7 @@ def candidates(self:Job) -> pd.DataFrame:
         tinfo = {'passes': len(parts), **{k: sum(i[k] for _, i in parts) for k in parts[0][1]}}
         ht, tt = D.fold('test')
         Rt = fit_sources(ht, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('test'), **self._fit_kw(self.factors))
-        te = generate_candidates(Rt, np.sort(tt.uid.unique()), n)
+        te = generate_candidates(Rt, np.sort(tt.uid.unique()), n, target_times(tt).sort_index().to_numpy())
         te = add_features(te, Rt, target_times(tt), D.items); te['label'] = label_candidates(te, tt, D.n_items)
         self.test_cand = te
         self.info.update({'n_per_source': n, 'train_sampling': tinfo, 'recall_valid': pool_recall(cv, t, D.n_items).to_dict('records'),

@@ -248,7 +248,7 @@ def run_pass(data:RecData, # the split data
     hist, tgt = data.fold(stage) if isinstance(stage, str) else stage
     R = fit_sources(hist, data.n_users, data.n_items, emb, catalogue=data.catalogue(history=hist), **(fit_kw or {}))
     uids = np.sort(tgt.uid.unique())
-    cand = generate_candidates(R, uids, n)
+    cand = generate_candidates(R, uids, n, target_times(tgt).reindex(uids).to_numpy())
     t0 = time.perf_counter()
     df = add_features(cand, R, target_times(tgt), data.items)
     df['label'] = label_candidates(df, tgt, data.n_items)

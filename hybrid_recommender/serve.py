@@ -13,8 +13,8 @@ import hybrid_recommender
 from .data import ArtifactStore, to_csr
 from .embeddings import build_index, load_index, l2_normalize, user_profiles, item_texts
 from .embeddings import search as ann_search
-from .mf import fold_in, confidence_matrix, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights
-from .candidates import Retrievers, fit_sources, generate_candidates, vector_source, score_source
+from .mf import fold_in, confidence_matrix, fit_recent_popularity, fit_newest, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights
+from .candidates import Retrievers, fit_sources, generate_candidates, vector_source, score_source, asof_source
 from .ltr import add_features, load_booster, guard_scores
 from .job import CODE_VERSION
 
@@ -32,7 +32,7 @@ SERVE_ARTIFACTS = {
     'als_item_factors_{N}.npy': 'ALS item factors (train + valid fit)',
     'lgbm_reranker_final_{N}.txt': 'the LightGBM reranker in its text format'}
 
-SERVE_PARAMS = ['DATA_SOURCE', 'DATA_PATH', 'CATEGORY', 'SCALE_N', 'SEED', 'N_ALS', 'N_SEMANTIC', 'N_COOC', 'N_EASE', 'N_POP', 'N_RECENT',
+SERVE_PARAMS = ['DATA_SOURCE', 'DATA_PATH', 'CATEGORY', 'SCALE_N', 'SEED', 'N_ALS', 'N_SEMANTIC', 'N_COOC', 'N_EASE', 'N_POP', 'N_RECENT', 'N_NEWEST',
                 'RECENT_DAYS', 'EASE_SOURCE_ITEMS', 'ANN', 'ALS_FACTORS', 'ALS_REG', 'ALS_ALPHA', 'EMB_BACKEND', 'EMB_MODEL', 'EMB_MAX_SEQ']
 
 # %% ../nbs/06_serve.ipynb #a13f0e25
@@ -172,7 +172,7 @@ class HybridRecommender:
             U = fold_in(V, confidence_matrix(h, len(users), len(cat), man['params']['ALS_ALPHA']), man['params']['ALS_REG'])
         rec = cls(st.dir, n, man, h, users, cat, emb, (U, V), load_booster(st.path('lgbm_reranker_final_{N}.txt')), use_gpu)
         u0 = np.array([0])                                                    # fail now, not at the first query, if the features differ
-        _check_features(rec, add_features(generate_candidates(rec.R, u0, rec.n), rec.R, pd.Series([rec.now], index=u0), rec.items).columns)
+        _check_features(rec, add_features(generate_candidates(rec.R, u0, rec.n, np.array([rec.now])), rec.R, pd.Series([rec.now], index=u0), rec.items).columns)
         return rec
 
     @property
@@ -200,7 +200,7 @@ def _score(self:HybridRecommender, R:Retrievers, # fitted sources (self.R, or ex
           ) -> pd.DataFrame:
     "Candidate rows of `uids` with the evaluation's features and the reranker's `score`: the two-stage path."
     uids = np.asarray(uids, np.int64); t = pd.Series(now, index=uids)
-    cand = generate_candidates(R, uids, self.n)
+    cand = generate_candidates(R, uids, self.n, t.to_numpy())
     if not separate or len(uids) == 1: df = add_features(cand, R, t, self.items)
     else:                                   # add_features takes item statistics from R.history: hide the other new users' rows
         base, new = R.history.iloc[:len(self.history)], R.history.iloc[len(self.history):]
@@ -249,7 +249,7 @@ def reasons(self:HybridRecommender, top:pd.DataFrame, # scored rows with uid, ii
             max_reasons:int=2, # reasons per row
            ) -> tuple[np.ndarray, np.ndarray]:
     "(sources, reason) per row: which retrievers proposed the item, and why, in words."
-    got = {s: top[f'{s}_rank'].notna().to_numpy() if f'{s}_rank' in top else np.zeros(len(top), bool) for s in ('semantic', 'als', 'cooc', 'ease', 'pop', 'recent')}
+    got = {s: top[f'{s}_rank'].notna().to_numpy() if f'{s}_rank' in top else np.zeros(len(top), bool) for s in ('semantic', 'als', 'cooc', 'ease', 'pop', 'recent', 'newest')}
     src = np.full(len(top), '', dtype=object)
     for s in self.n: src = src + np.where(got[s], s + '+', '')
     sem = np.full(len(top), '', dtype=object); m = got['semantic']
@@ -259,7 +259,7 @@ def reasons(self:HybridRecommender, top:pd.DataFrame, # scored rows with uid, ii
     days = self.params['RECENT_DAYS']
     cols = np.stack([sem, np.where(got['als'] | got['cooc'] | got['ease'], 'customers with your history also reviewed it', ''),
                      np.where(got['recent'], 'popular this month' if days == 30 else f'popular in the last {days:g} days', ''),
-                     np.where(got['pop'], 'popular overall', '')], 1).astype(object)
+                     np.where(got['newest'], 'new in the catalogue', ''), np.where(got['pop'], 'popular overall', '')], 1).astype(object)
     cols = np.take_along_axis(cols, np.argsort(cols == '', axis=1, kind='stable'), 1)[:, :max_reasons]   # non-empty first, order kept
     why = cols[:, 0]
     for c in range(1, cols.shape[1]): why = np.where(cols[:, c] != '', why + '; ' + cols[:, c], why)
@@ -389,9 +389,10 @@ def extend(self:HybridRecommender, new:pd.DataFrame, # rows uid (n_users, n_user
         R.cooc_fn, R.item_sim = _cooc_fn(X, W['cooc']), self._cached('item_sim', lambda: W['cooc'].T.tocsr())
         R.sources['cooc'] = score_source(R.cooc_fn, seen)
     if 'ease' in W: R.ease_fn = _ease_fn(X, *W['ease'], self.n_items); R.sources['ease'] = score_source(R.ease_fn, seen)
-    pop = self._cached('pop', lambda: (fit_popularity(R0.history, R0.n_users, self.n_items),
-                                       fit_popularity(R0.history, R0.n_users, self.n_items, window_days=P['RECENT_DAYS'])))
-    R.sources['pop'], R.sources['recent'] = score_source(pop[0], seen), score_source(pop[1], seen)
+    pop = self._cached('pop', lambda: fit_popularity(R0.history, R0.n_users, self.n_items))
+    R.sources['pop'] = score_source(pop, seen, R0.catalogue)
+    R.sources['recent'] = asof_source(fit_recent_popularity, R0.history, seen, R0.catalogue, window_days=P['RECENT_DAYS'])
+    R.sources['newest'] = asof_source(fit_newest, R0.history, seen, R0.catalogue)
     return R
 
 # %% ../nbs/06_serve.ipynb #37ae6fc3
