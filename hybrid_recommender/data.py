@@ -40,6 +40,10 @@ def shared_data_dir() -> Path|None:
     return next((c for c in cands if (c/'movielens100k').is_dir()), None)
 
 # %% ../nbs/00_data.ipynb #7d1176a4
+def _umask() -> int:
+    "The process umask (read by setting and restoring it)."
+    m = os.umask(0o022); os.umask(m); return m
+
 @contextlib.contextmanager
 def atomic_write(path:str|Path, # final destination
                 ):
@@ -48,6 +52,7 @@ def atomic_write(path:str|Path, # final destination
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent); os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())             # mkstemp makes 0600: give the file the mode any other new file would get
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
