@@ -4,12 +4,13 @@
 
 # %% ../nbs/07_job.ipynb #abc13c9a
 from __future__ import annotations
-import json, os, platform, threading, time, warnings
+import contextlib, json, os, platform, threading, time, warnings
+from pathlib import Path
 from functools import partial
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write, target_times, cached
-from .data import add_cold_items, leak_signature, stream_meta, read_table, HF_REPO
+from .data import add_cold_items, leak_signature, stream_meta, read_table, HF_REPO, HF_REVIEW_COUNTS, SYNTHETIC_SHAPES
 from .embeddings import embed_items, save_item_embeddings, load_item_embeddings, build_index, save_index, resolve_backend, text_fit_fn
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
 from .mf import fit_recent_popularity, fit_newest
@@ -20,7 +21,8 @@ from .eval import POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_t
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
 
 # %% auto #0
-__all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'Job']
+__all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'CONTRACT_ARTIFACTS', 'StageTimer',
+           'check_params', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
 CODE_VERSION = 10   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
@@ -67,6 +69,43 @@ def _save_npz(d:dict, p):
 def _load_npz(p) -> dict:
     with np.load(p, allow_pickle=False) as z: return {k: z[k] for k in z.files}
 
+# %% ../nbs/07_job.ipynb #96a21c92
+def _int(lo:int, hi:int|None=None):
+    "Rule: an integer in [lo, hi]."
+    ok = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo and (hi is None or v <= hi)
+    return ok, f"an integer >= {lo}" + (f" and <= {hi}" if hi is not None else '')
+def _num(lo:float, hi:float|None=None, open_lo:bool=False):
+    "Rule: a number in (lo or [lo, hi]."
+    ok = lambda v: isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and (v > lo if open_lo else v >= lo) and (hi is None or v <= hi)
+    return ok, f"a number {'>' if open_lo else '>='} {lo}" + (f" and <= {hi}" if hi is not None else '')
+def _one_of(*vals): return (lambda v: v in vals), 'one of ' + ', '.join(map(repr, vals))
+
+PARAM_RULES = {'SCALE_N': ((lambda v: v is None or _int(1)[0](v)), 'None (whole input) or an integer >= 1'), 'SEED': _int(0), 'K': _int(1, 1000),
+    'DATA_SOURCE': _one_of('hf', 'local', 'synthetic'), 'SPLIT': _one_of('last_out', 'timestamp'), 'K_CORE': _int(0), 'UNDATED': _one_of('random', 'oldest'),
+    'EMB_BACKEND': _one_of('auto', 'st', 'tfidf'), 'EMB_BATCH': _int(1), 'EMB_MAX_SEQ': _int(8), 'ANN': _one_of('hnsw', 'exact', 'numpy'),
+    'ALS_FACTORS': _int(1), 'ALS_ITERS': _int(1), 'ALS_REG': _num(0), 'ALS_ALPHA': _num(0, open_lo=True),
+    **{f'N_{s}': _int(0) for s in ('ALS', 'SEMANTIC', 'COOC', 'EASE', 'POP', 'RECENT', 'NEWEST', 'HARD', 'RANDOM')},
+    'POOL_BUDGET': _int(0), 'RECENT_DAYS': _num(0, open_lo=True), 'EASE_SOURCE_ITEMS': _int(1), 'GUARD_FRAC': _num(0, 0.9), 'GUARD_MAX_USERS': _int(0),
+    'EXTRA_PASSES': ((lambda v: v == 'auto' or _int(0)[0](v)), "'auto' or an integer >= 0"), 'MIN_QUERIES': _int(0), 'MAX_EXTRA_PASSES': _int(0),
+    'MAX_TRAIN_ROWS': _int(1), 'LGBM_TRIALS': _int(0), 'TUNE_BASELINES': _one_of('small', 'full', 'none'), 'EASE_MAX_ITEMS': _int(1), 'BOOTSTRAP': _int(0),
+    'USE_GPU': _one_of('auto', True, False), 'SYNTHETIC_SHAPE': _one_of(*SYNTHETIC_SHAPES)}
+
+# %% ../nbs/07_job.ipynb #b9b3882f
+def check_params(P:dict, # job parameters (JOB_DEFAULTS names)
+                ) -> None:
+    "Raise one ValueError naming every parameter outside its allowed range (with the notebook's names)."
+    bad = [f"{k}={P[k]!r}: {k} must be {desc}" for k, (ok, desc) in PARAM_RULES.items() if k in P and not ok(P[k])]
+    if P.get('DATA_SOURCE') == 'hf' and P.get('CATEGORY') not in HF_REVIEW_COUNTS:
+        bad.append(f"CATEGORY={P.get('CATEGORY')!r} is not an Amazon Reviews 2023 category; known: {', '.join(sorted(HF_REVIEW_COUNTS))}")
+    if P.get('DATA_SOURCE') == 'local' and not (P.get('DATA_PATH') and Path(P['DATA_PATH']).exists()):
+        bad.append(f"DATA_PATH={P.get('DATA_PATH')!r}: DATA_SOURCE='local' needs DATA_PATH, an existing folder with reviews.* (+ items.*)")
+    if all(P.get(f'N_{s}', 0) == 0 for s in ('ALS', 'SEMANTIC', 'COOC', 'EASE', 'POP', 'RECENT', 'NEWEST')):
+        bad.append("every N_<source> is 0: at least one retriever must propose candidates")
+    if bad: raise ValueError("invalid job parameters:\n  " + "\n  ".join(bad))
+
+# %% ../nbs/07_job.ipynb #56d652e8
+STAGE_FP = {'data': 'data', 'embeddings': 'emb', 'mf': 'mf', 'candidates': 'cand', 'ltr': 'ltr', 'evaluate': 'base'}   # stage -> its fingerprint
+
 # %% ../nbs/07_job.ipynb #b217142a
 class Job:
     "The end-to-end two-stage protocol with one parameter set; stages cache their artifacts in `OUT_DIR`."
@@ -74,12 +113,32 @@ class Job:
         unknown = set(params) - set(JOB_DEFAULTS)
         if unknown: raise ValueError(f"unknown job parameter(s) {sorted(unknown)}; known: {sorted(JOB_DEFAULTS)}")
         self.P = P = {**JOB_DEFAULTS, **params}
+        check_params(P)                                   # before any work: errors name the notebook's parameters
         self.store = ArtifactStore(P['OUT_DIR'], P['SCALE_N'])
-        self.stages, self.devices, self.fps, self.info = {}, {}, {}, {}
-    def _timer(self, name): return StageTimer(self.stages, name)
+        self.stages, self.devices, self.fps, self.info, self._loaded = {}, {}, {}, {}, set()
+    @contextlib.contextmanager
+    def _timer(self, name):
+        "Time a stage; a stage resumed from cache keeps the cost it had when it was computed (stage_costs_{N}.json)."
+        with StageTimer(self.stages, name): yield
+        p = self.store.path('stage_costs_{N}.json'); costs = json.loads(p.read_text()) if p.exists() else {}
+        fp, s = self.fps.get(STAGE_FP[name]), self.stages[name]
+        if name in self._loaded:
+            c = costs.get(name, {}); self.stages[name] = {**s, 'loaded': True, 'computed': c.get('cost') if c.get('fp') == fp else None}
+        else:
+            self.stages[name] = {**s, 'loaded': False}; costs[name] = {'fp': fp, 'cost': s}
+            with atomic_write(p) as f: f.write_text(json.dumps(costs))
     def _fp(self, name, keys, up=()):
         self.fps[name] = fingerprint({'keys': {k: self.P[k] for k in keys}, 'up': [self.fps[u] for u in up], 'v': CODE_VERSION}); return self.fps[name]
     def __repr__(self): return f"Job(N={self.P['SCALE_N']}, source={self.P['DATA_SOURCE']}, out={self.store.dir})"
+
+# %% ../nbs/07_job.ipynb #e2e5bf04
+@patch
+def took(self:Job, name:str, # a stage name
+        ) -> str:
+    "How a stage went, in words: computed in s, or loaded from cache (and what computing it cost)."
+    s = self.stages[name]; c = s.get('computed')
+    if not s.get('loaded'): return f"computed in {s['seconds']:.1f} s"
+    return f"loaded from cache in {s['seconds']:.1f} s" + (f" (computed in {c['seconds']:.1f} s)" if c else '')
 
 # %% ../nbs/07_job.ipynb #6a597325
 @patch
@@ -113,7 +172,7 @@ def embeddings(self:Job) -> np.ndarray:
     P = self.P; fp = self._fp('emb', ['EMB_BACKEND', 'EMB_MODEL', 'EMB_MAX_SEQ'], ['data'])
     self.devices['embeddings'] = resolve_device(P['USE_GPU'], 'torch') if resolve_backend(P['EMB_BACKEND']) == 'st' else 'cpu'
     with self._timer('embeddings'):
-        if self.store.is_fresh('item_emb_norm_{N}.npy', fp): self.emb = load_item_embeddings(self.store)
+        if self.store.is_fresh('item_emb_norm_{N}.npy', fp): self.emb = load_item_embeddings(self.store); self._loaded.add('embeddings')
         else:
             e = embed_items(self.D.items, normalize=False, backend=P['EMB_BACKEND'], model=P['EMB_MODEL'], batch_size=P['EMB_BATCH'],
                             max_seq_length=P['EMB_MAX_SEQ'], device=self.devices['embeddings'], cache_dir=self.store.dir/'emb_cache')
@@ -137,7 +196,7 @@ def mf(self:Job) -> tuple[np.ndarray, np.ndarray]:
     fp = self._fp('mf', ['ALS_FACTORS', 'ALS_ITERS', 'ALS_REG', 'ALS_ALPHA', 'SEED'], ['data'])
     self.devices['als'] = resolve_device(self.P['USE_GPU'], 'implicit')
     with self._timer('mf'):
-        if self.store.is_fresh('als_item_factors_{N}.npy', fp): self.factors = load_factors(self.store)
+        if self.store.is_fresh('als_item_factors_{N}.npy', fp): self.factors = load_factors(self.store); self._loaded.add('mf')
         else:
             h, _ = self.D.fold('test')
             self.factors = fit_mf(h, self.D.n_users, self.D.n_items, use_gpu=self.P['USE_GPU'], **self._mf_kw())
@@ -178,7 +237,7 @@ def candidates(self:Job) -> pd.DataFrame:
     with self._timer('candidates'):
         if all(self.store.is_fresh(a, fp) for a in ('test_candidates_{N}.parquet', 'meta_enhanced_scale_{N}.parquet', 'guard_candidates_{N}.parquet')):
             self.train_set = pd.read_parquet(self.store.path('meta_enhanced_scale_{N}.parquet'))
-            self.guard_set = pd.read_parquet(self.store.path('guard_candidates_{N}.parquet'))
+            self.guard_set = pd.read_parquet(self.store.path('guard_candidates_{N}.parquet')); self._loaded.add('candidates')
             self.test_cand = pd.read_parquet(self.store.path('test_candidates_{N}.parquet'))
             self.info.update(json.loads(self.store.path('candidates_{N}.json').read_text()))
             return self.test_cand
@@ -227,7 +286,7 @@ def ltr(self:Job):
     with self._timer('ltr'):
         if self.store.is_fresh('lgbm_reranker_final_{N}.joblib', fp):
             self.model = joblib.load(self.store.path('lgbm_reranker_final_{N}.joblib'))   # our own artifact, in the chosen OUT_DIR
-            self.info['ltr'] = json.loads(self.store.path('ltr_{N}.json').read_text())
+            self.info['ltr'] = json.loads(self.store.path('ltr_{N}.json').read_text()); self._loaded.add('ltr')
         else:
             g = self.guard_set; fit = self.train_set[~self.train_set.uid.isin(g.uid.unique())]
             best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])

@@ -561,7 +561,7 @@ def info(self:HybridRecommender) -> dict:
             'candidates_per_source': dict(self.n),
             'reranker': {'trees': self.booster.num_trees(), 'features': len(self.features),
                          **{k: v for k, v in (m.get('ltr') or {}).items() if k in ('best_iteration', 'valid_ndcg@10')}},
-            'metrics': metrics, 'stage_seconds': {k: v.get('seconds') for k, v in (m.get('stages') or {}).items()}}
+            'metrics': metrics, 'stage_seconds': {k: (v.get('computed') or v).get('seconds') for k, v in (m.get('stages') or {}).items()}}   # what computing cost, also after a resumed run
 
 # %% ../nbs/06_serve.ipynb #b48079aa
 COMMANDS = ('recommend', 'similar', 'search', 'info')
