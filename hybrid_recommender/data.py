@@ -4,22 +4,38 @@
 
 # %% ../nbs/00_data.ipynb #529d448f
 from __future__ import annotations
-import os, json, gzip, hashlib, socket, tempfile, time, contextlib, warnings, dataclasses
+import os, sys, json, gzip, hashlib, socket, tempfile, time, contextlib, warnings, dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 
 # %% auto #0
 __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'AMAZON2023_CUTS', 'HF_REPO', 'HF_REVIEW_COUNTS',
-           'OFFLINE_MSG', 'default_out_dir', 'shared_data_dir', 'atomic_write', 'fingerprint', 'ArtifactStore',
-           'cached', 'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table', 'load_dataset_dir',
-           'clean_reviews', 'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out', 'split_timestamp',
-           'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items', 'leak_signature', 'recency_rank',
-           'interaction_weights', 'last_items', 'target_times', 'check_hub', 'stream_sample', 'stream_meta', 'load_hf',
-           'load_data']
+           'OFFLINE_MSG', 'log', 'progress_bar', 'default_out_dir', 'shared_data_dir', 'atomic_write', 'fingerprint',
+           'ArtifactStore', 'cached', 'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table',
+           'load_dataset_dir', 'clean_reviews', 'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out',
+           'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items', 'leak_signature',
+           'recency_rank', 'interaction_weights', 'last_items', 'target_times', 'check_hub', 'stream_sample',
+           'stream_meta', 'load_hf', 'load_data']
 
 # %% ../nbs/00_data.ipynb #2d9c2c9e
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+# %% ../nbs/00_data.ipynb #1c61e170
+def log(msg:str, # what is happening
+       ) -> None:
+    "One stage-log line on stderr: `[hybrid_recommender HH:MM:SS] msg`."
+    print(f"[hybrid_recommender {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+def progress_bar(it=None, # iterable (or None with `total`)
+             desc:str='', # what is progressing
+             total:int|None=None, # number of steps (default len(it))
+             unit:str='it', # step unit
+            ):
+    "A text progress bar on stderr (also readable in papermill --log-output); off with HR_PROGRESS=0."
+    from tqdm.std import tqdm
+    return tqdm(it, desc=desc, total=total, unit=unit, file=sys.stderr, mininterval=5.0, ncols=100,
+                disable=os.environ.get('HR_PROGRESS', '1') == '0')
 
 # %% ../nbs/00_data.ipynb #fed38cdc
 def default_out_dir(out_dir:str|Path|None=None, # explicit directory wins
@@ -659,10 +675,9 @@ def stream_sample(data_files:str, # hf://datasets/... URL or a local .jsonl(.gz)
                  ) -> tuple[pd.DataFrame, int]:
     "Stream a JSON-lines review file, keeping rows of users whose seeded hash is in the lowest `frac`; (rows, scanned)."
     from datasets import load_dataset
-    from tqdm.auto import tqdm
     ds = load_dataset('json', data_files=data_files, split='train', streaming=True)
     cut, keep, seen = np.uint64(min(frac, 1.0) * (2**64 - 1)), [], 0
-    for b in tqdm(ds.iter(batch_size=batch_size), desc='streaming reviews', unit='batch', disable=not progress):
+    for b in (progress_bar(ds.iter(batch_size=batch_size), 'streaming reviews', unit='batch') if progress else ds.iter(batch_size=batch_size)):
         df = pd.DataFrame({c: b[c] for c in columns if c in b}); seen += len(df)
         keep.append(df[user_hash(df.user_id, seed) <= cut])
         if max_rows_scanned and seen >= max_rows_scanned: break
@@ -677,12 +692,11 @@ def stream_meta(data_files:str, # hf:// URL or local path of the meta JSON-lines
                ) -> pd.DataFrame:
     "Stream item metadata, keeping only `asins` (or a hash sample of about `sample` items independent of any review)."
     from datasets import load_dataset
-    from tqdm.auto import tqdm
     ds = load_dataset('json', data_files=data_files, split='train', streaming=True)
     cols = ['parent_asin', 'title', 'main_category', 'features', 'description', 'categories', 'store', 'price', 'average_rating', 'rating_number']
     keep = (lambda d: d[d.parent_asin.isin(asins)]) if asins is not None else (lambda d: d[user_hash(d.parent_asin, seed) <= np.uint64(0.02 * (2**64 - 1))])
     out, n = [], 0
-    for b in tqdm(ds.iter(batch_size=batch_size), desc='streaming item meta', unit='batch', disable=not progress):
+    for b in (progress_bar(ds.iter(batch_size=batch_size), 'streaming item meta', unit='batch') if progress else ds.iter(batch_size=batch_size)):
         out.append(keep(pd.DataFrame({c: b[c] for c in cols if c in b}))); n += len(out[-1])
         if asins is None and sample and n >= sample: break
     d = pd.concat(out, ignore_index=True)

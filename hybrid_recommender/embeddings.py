@@ -8,7 +8,7 @@ import hashlib, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
-from .data import atomic_write, resolve_device, interaction_weights, last_items
+from .data import atomic_write, resolve_device, interaction_weights, last_items, progress_bar
 try: import faiss
 except ImportError: faiss = None   # exact numpy search is the fallback
 
@@ -67,6 +67,9 @@ def load_encoder(model:str|None=None, # None: packaged all-MiniLM-L6-v2; else a 
     dev = _torch_device(device)
     if n_threads and dev == 'cpu':
         import torch; torch.set_num_threads(int(n_threads))
+    try:
+        from transformers.utils import logging as _tl; _tl.disable_progress_bar()       # no 'Loading weights' bar on every load
+    except ImportError: pass
     enc = SentenceTransformer(model or default_model_path(), device=dev)
     enc.max_seq_length = int(max_seq_length or (256 if dev == 'cuda' else 128))
     return enc.half() if dev == 'cuda' else enc
@@ -79,9 +82,13 @@ def encode_texts(texts:list[str], # texts to embed (non-empty)
                 ) -> np.ndarray: # float32 (n, d), as the model outputs them
     "Embed `texts` in batches with a sentence-transformer; always float32 (fp16 models are cast back)."
     bs = batch_size or (512 if str(encoder.device).startswith('cuda') else 64)
-    if len(texts) == 0: return np.zeros((0, encoder.get_sentence_embedding_dimension()), np.float32)
-    e = encoder.encode(list(texts), batch_size=bs, convert_to_numpy=True, show_progress_bar=show_progress)
-    return np.ascontiguousarray(e, dtype=np.float32)
+    dim = getattr(encoder, 'get_embedding_dimension', None) or encoder.get_sentence_embedding_dimension   # renamed in sentence-transformers 6
+    if len(texts) == 0: return np.zeros((0, dim()), np.float32)
+    texts, step = list(texts), bs * 16                                    # chunks: one text progress bar, not sentence-transformers' widget bar
+    steps = range(0, len(texts), step)
+    e = [encoder.encode(texts[b:b + step], batch_size=bs, convert_to_numpy=True, show_progress_bar=False)
+         for b in (progress_bar(steps, 'embedding item texts', unit='chunk') if show_progress else steps)]
+    return np.ascontiguousarray(np.concatenate(e), dtype=np.float32)
 
 # %% ../nbs/01_embeddings.ipynb #67e4abd5
 def tfidf_svd_embed(texts:list[str], # one text per row ('' = no text)

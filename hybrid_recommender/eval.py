@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
 from matplotlib.figure import Figure
 import inspect
-from .data import RecData, to_csr, atomic_write, target_times
+from .data import RecData, to_csr, atomic_write, target_times, progress_bar
 from .mf import topk_blocked, fit_popularity, fit_itemknn, fit_ease, fit_recent_popularity, fit_newest
 
 # %% auto #0
@@ -131,7 +131,7 @@ def tune(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> score
     "Evaluate every grid point on the valid fold; return (best params, table sorted best first)."
     if metric not in _METRICS: raise ValueError(f"metric {metric!r} unknown; use one of {_METRICS}")
     pts = grid_points(grid); rows = []
-    for p in pts:
+    for p in progress_bar(pts, f'tuning {getattr(fit_fn, "__name__", None) or getattr(getattr(fit_fn, "func", None), "__name__", "model")} on valid', unit='point'):
         r = evaluate(fit_fn, data, 'valid', k, p)
         rows.append({**p, **{m: r['metrics'][m] for m in _METRICS}, 'seconds': r['seconds']})
     t = pd.DataFrame(rows); lower = metric == 'MPR'

@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write, target_times, cached
-from .data import add_cold_items, leak_signature, stream_meta, read_table, HF_REPO, HF_REVIEW_COUNTS, SYNTHETIC_SHAPES
+from .data import log, progress_bar, add_cold_items, leak_signature, stream_meta, read_table, HF_REPO, HF_REVIEW_COUNTS, SYNTHETIC_SHAPES
 from .embeddings import embed_items, save_item_embeddings, load_item_embeddings, build_index, save_index, resolve_backend, text_fit_fn
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
 from .mf import fit_recent_popularity, fit_newest
@@ -119,6 +119,7 @@ class Job:
     @contextlib.contextmanager
     def _timer(self, name):
         "Time a stage; a stage resumed from cache keeps the cost it had when it was computed (stage_costs_{N}.json)."
+        log(f'{name}: start')
         with StageTimer(self.stages, name): yield
         p = self.store.path('stage_costs_{N}.json'); costs = json.loads(p.read_text()) if p.exists() else {}
         fp, s = self.fps.get(STAGE_FP[name]), self.stages[name]
@@ -127,6 +128,7 @@ class Job:
         else:
             self.stages[name] = {**s, 'loaded': False}; costs[name] = {'fp': fp, 'cost': s}
             with atomic_write(p) as f: f.write_text(json.dumps(costs))
+        log(f'{name}: {self.took(name)}')
     def _fp(self, name, keys, up=()):
         self.fps[name] = fingerprint({'keys': {k: self.P[k] for k in keys}, 'up': [self.fps[u] for u in up], 'v': CODE_VERSION}); return self.fps[name]
     def __repr__(self): return f"Job(N={self.P['SCALE_N']}, source={self.P['DATA_SOURCE']}, out={self.store.dir})"
@@ -174,7 +176,7 @@ def embeddings(self:Job) -> np.ndarray:
     with self._timer('embeddings'):
         if self.store.is_fresh('item_emb_norm_{N}.npy', fp): self.emb = load_item_embeddings(self.store); self._loaded.add('embeddings')
         else:
-            e = embed_items(self.D.items, normalize=False, backend=P['EMB_BACKEND'], model=P['EMB_MODEL'], batch_size=P['EMB_BATCH'],
+            e = embed_items(self.D.items, normalize=False, show_progress=True, backend=P['EMB_BACKEND'], model=P['EMB_MODEL'], batch_size=P['EMB_BATCH'],
                             max_seq_length=P['EMB_MAX_SEQ'], device=self.devices['embeddings'], cache_dir=self.store.dir/'emb_cache')
             save_item_embeddings(self.store, e); self.store.mark('item_emb_norm_{N}.npy', fp)
             self.emb = load_item_embeddings(self.store)
@@ -242,7 +244,7 @@ def candidates(self:Job) -> pd.DataFrame:
             self.info.update(json.loads(self.store.path('candidates_{N}.json').read_text()))
             return self.test_cand
         h, t = D.fold('valid')
-        Rv = fit_sources(h, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('valid'), **self._fit_kw())
+        log(f'candidates: valid pass ({t.uid.nunique()} users): fitting the sources on train'); Rv = fit_sources(h, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('valid'), **self._fit_kw())
         cv = generate_candidates(Rv, np.sort(t.uid.unique()), caps, target_times(t).sort_index().to_numpy())
         n = allocate_budget(cv, t, D.n_items, P['POOL_BUDGET'], n_max=caps)[0] if P['POOL_BUDGET'] else caps
         curve = recall_curve(cv, t, D.n_items, sizes=tuple(s for s in (10, 25, 50, 100, 200, 300) if s <= max(caps.values())))
@@ -253,7 +255,7 @@ def candidates(self:Job) -> pd.DataFrame:
         gu = self._guard_users(t.uid.unique()); guard = [va[va.uid.isin(gu)]]
         parts = [sample_training(va, P['N_HARD'], P['N_RANDOM'], P['SEED'])]
         for j, (hx, tx) in enumerate(extra_folds(D.train, self._n_extra())):
-            Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, catalogue=D.catalogue(history=hx), **self._fit_kw())
+            log(f'candidates: extra training cut-off {j + 1} ({tx.uid.nunique()} users)'); Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, catalogue=D.catalogue(history=hx), **self._fit_kw())
             cx = add_features(generate_candidates(Rx, np.sort(tx.uid.unique()), n, target_times(tx).sort_index().to_numpy()), Rx, target_times(tx), D.items)
             cx['label'] = label_candidates(cx, tx, D.n_items); guard.append(cx[cx.uid.isin(gu)])
             parts.append(sample_training(cx, P['N_HARD'], P['N_RANDOM'], P['SEED'] + j + 1))
@@ -262,7 +264,7 @@ def candidates(self:Job) -> pd.DataFrame:
         self.train_set = _cap_queries(pd.concat([p for p, _ in parts], ignore_index=True), P['MAX_TRAIN_ROWS'], P['SEED'])
         tinfo = {'passes': len(parts), **{k: sum(i[k] for _, i in parts) for k in parts[0][1]}}
         ht, tt = D.fold('test')
-        Rt = fit_sources(ht, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('test'), **self._fit_kw(self.factors))
+        log(f'candidates: test pass ({tt.uid.nunique()} users): sources on train + valid'); Rt = fit_sources(ht, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('test'), **self._fit_kw(self.factors))
         te = generate_candidates(Rt, np.sort(tt.uid.unique()), n, target_times(tt).sort_index().to_numpy())
         te = add_features(te, Rt, target_times(tt), D.items); te['label'] = label_candidates(te, tt, D.n_items)
         self.test_cand = te
@@ -316,7 +318,7 @@ def _baselines(self:Job) -> dict:
         return {m: {'recs': z[f'{m}_recs'], 'uids': z['uids'], 'best': best[m]} for m in best}
     out = {}
     for m, g in grids.items():
-        r = tune_and_test(fns[m], g, D, P['K']); out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': r['best'], 'seconds': r['tune_seconds']}
+        log(f'evaluate: baseline {m} (tuned on valid, refit on train + valid)'); r = tune_and_test(fns[m], g, D, P['K']); out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': r['best'], 'seconds': r['tune_seconds']}
     with atomic_write(self.store.path('baselines_{N}.npz')) as f: _save_npz({'uids': next(iter(out.values()))['uids'], **{f'{m}_recs': v['recs'] for m, v in out.items()}}, f)
     with atomic_write(self.store.path('baselines_{N}.json')) as f: f.write_text(json.dumps({m: v['best'] for m, v in out.items()}, default=str))
     self.store.mark('baselines_{N}.npz', fp)

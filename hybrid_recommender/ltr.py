@@ -7,7 +7,7 @@ from __future__ import annotations
 import time, json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
-from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times
+from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar
 from .mf import recs_from_frame
 from .candidates import rrf_scores
 from .candidates import Retrievers, fit_sources, generate_candidates
@@ -183,7 +183,7 @@ def train_reranker(train:pd.DataFrame, # sample_training() rows (grouped by uid)
     dev = resolve_device(use_gpu, 'lightgbm')
     p = {**LGBM_DEFAULTS, 'random_state': seed, **({'device_type': 'gpu'} if dev == 'cuda' else {}), **(params or {})}
     t0 = time.perf_counter(); its, scores = [], []
-    for r in range(repeats if n_estimators is None else 0):
+    for r in progress_bar(range(repeats if n_estimators is None else 0), 'LightGBM early-stopping fits', unit='fit'):
         fit, es = _split_users(train, es_frac, seed + r)
         a, b = train[fit], train[es]
         m = lgb.LGBMRanker(**p)
