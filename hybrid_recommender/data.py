@@ -46,14 +46,18 @@ def default_out_dir(out_dir:str|Path|None=None, # explicit directory wins
     return p
 
 # %% ../nbs/00_data.ipynb #9db5e456
-def shared_data_dir() -> Path|None:
+def shared_data_dir(check:str|None=None, # name of the real-data check asking (recorded in $HR_CHECKS_LOG as ran / skipped)
+                   ) -> Path|None:
     "The shared real-data folder (`$HR_SHARED_DATA`, else `../shared/data` beside the checkout), or None."
     env = os.environ.get('HR_SHARED_DATA')
     cands = [Path(env)] if env else []
     import hybrid_recommender
     root = Path(hybrid_recommender.__file__).resolve().parents[1]      # the checkout (editable install)
     cands += [root.parent/'shared'/'data', root/'shared'/'data']
-    return next((c for c in cands if (c/'movielens100k').is_dir()), None)
+    d = next((c for c in cands if (c/'movielens100k').is_dir()), None)
+    if check and os.environ.get('HR_CHECKS_LOG'):
+        with open(os.environ['HR_CHECKS_LOG'], 'a') as f: f.write(f"{'ran' if d else 'skipped'}\t{check}\n")
+    return d
 
 # %% ../nbs/00_data.ipynb #7d1176a4
 def _umask() -> int:
