@@ -20,7 +20,7 @@ from .job import CODE_VERSION
 
 # %% auto #0
 __all__ = ['SERVE_ARTIFACTS', 'SERVE_PARAMS', 'COMMANDS', 'find_runs', 'remake_command', 'resolve_scale_n', 'check_run',
-           'encode_history', 'HybridRecommender', 'most_similar_seen', 'run_command', 'hybrid_rec']
+           'encode_history', 'HybridRecommender', 'most_similar_seen', 'parse_now', 'run_command', 'hybrid_rec']
 
 # %% ../nbs/06_serve.ipynb #2d997412
 SERVE_ARTIFACTS = {
@@ -586,6 +586,17 @@ def _info_text(info:dict) -> str:
         out += ['[test metrics]', m[cols].to_string(index=False, float_format='{:.4f}'.format)]
     return '\n'.join(out)
 
+# %% ../nbs/06_serve.ipynb #92f36857
+def parse_now(now:str|float|None, # ms since epoch, an ISO date/time ('2023-05-01', '2023-05-01T12:00Z'), or None
+             ) -> float|None:
+    "A request time in ms since epoch; None stays None."
+    if now is None or isinstance(now, (int, float, np.number)): return None if now is None else float(now)
+    try: return float(now)
+    except ValueError: pass
+    try: ts = pd.Timestamp(now)
+    except ValueError: raise ValueError(f"--now {now!r} is neither milliseconds since epoch nor an ISO date such as 2023-05-01") from None
+    return float((ts.tz_localize('UTC') if ts.tzinfo is None else ts).value // 10**6)
+
 # %% ../nbs/06_serve.ipynb #64114bdf
 def run_command(rec:HybridRecommender, # a loaded run
                 cmd:str, # one of COMMANDS
@@ -595,15 +606,17 @@ def run_command(rec:HybridRecommender, # a loaded run
                 item:str|None=None, # similar: parent_asin(s), comma-separated
                 k:int=10, # results per query
                 as_json:bool=False, # JSON records instead of a table
+                now:str|float|None=None, # recommend: request time, ms since epoch or an ISO date (default: just after the run's last interaction)
                ) -> str:
     "The text `hybrid-rec` prints for `cmd`."
     split = lambda s: [x.strip() for x in str(s).split(',') if x.strip()]
+    now = parse_now(now)
     if cmd == 'info':
         i = rec.info(); return json.dumps(i, indent=1, default=str) if as_json else _info_text(i)
     if cmd == 'recommend':
         if bool(user) == bool(history): raise ValueError("recommend needs exactly one of --user <user_id[,user_id...]> (known users) or --history <parent_asin,...> (a new user)")
-        if history: df = rec.recommend_for_history(split(history), k)
-        else: us = split(user); df = rec.recommend(us[0], k) if len(us) == 1 else rec.recommend_many(us, k)
+        if history: df = rec.recommend_for_history(split(history), k, now=now)
+        else: us = split(user); df = rec.recommend(us[0], k, now) if len(us) == 1 else rec.recommend_many(us, k, now)
     elif cmd == 'similar':
         if not (item or query): raise ValueError("similar needs --item <parent_asin[,parent_asin...]>")
         its = split(item or query); df = rec.similar_items(its[0] if len(its) == 1 else its, k)
@@ -624,11 +637,12 @@ def hybrid_rec(cmd:str, # recommend | similar | search | info
                item:str=None, # similar: parent_asin(s), comma-separated
                k:int=10, # how many results
                json:bool=False, # print JSON instead of a table
+               now:str=None, # recommend: request time, ms since epoch or ISO date (the evaluated lists: each test user's target time)
                allow_other_version:bool=False, # serve a run written by another package version
               ):
     "Serve a finished hybrid_recommender run: recommend, similar, search or info."
     try:
         if cmd not in COMMANDS: raise ValueError(f"unknown command {cmd!r}: use one of {', '.join(COMMANDS)}")
         rec = HybridRecommender.load(out_dir, scale_n, allow_other_version=allow_other_version)
-        print(run_command(rec, cmd, query, user, history, item, k, json))
+        print(run_command(rec, cmd, query, user, history, item, k, json, now))
     except ValueError as e: raise SystemExit(f"hybrid-rec {cmd}: error: {e}")
