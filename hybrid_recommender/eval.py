@@ -127,11 +127,12 @@ def tune(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> score
          data:RecData, # the split data (only train and valid are used)
          k:int=10, # cut-off K
          metric:str='NDCG', # selection metric (MPR: lower is better)
+         name:str|None=None, # the method's name in the progress bar (default: the function's)
         ) -> tuple[dict, pd.DataFrame]:
     "Evaluate every grid point on the valid fold; return (best params, table sorted best first)."
     if metric not in _METRICS: raise ValueError(f"metric {metric!r} unknown; use one of {_METRICS}")
     pts = grid_points(grid); rows = []
-    for p in progress_bar(pts, f'tuning {getattr(fit_fn, "__name__", None) or getattr(getattr(fit_fn, "func", None), "__name__", "model")} on valid', unit='point'):
+    for p in progress_bar(pts, f"tuning {name or getattr(fit_fn, '__name__', 'a model')} on valid", unit='point'):
         r = evaluate(fit_fn, data, 'valid', k, p)
         rows.append({**p, **{m: r['metrics'][m] for m in _METRICS}, 'seconds': r['seconds']})
     t = pd.DataFrame(rows); lower = metric == 'MPR'
@@ -151,9 +152,10 @@ def tune_and_test(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params)
                   data:RecData, # the split data
                   k:int=10, # cut-off K
                   metric:str='NDCG', # selection metric on valid
+                  name:str|None=None, # the method's name in the progress bar
                  ) -> dict:
     "Tune on valid, refit the best params on train+valid, score test: evaluate()'s dict plus best, table, tune_seconds."
-    t0 = time.perf_counter(); best, table = tune(fit_fn, grid, data, k, metric)
+    t0 = time.perf_counter(); best, table = tune(fit_fn, grid, data, k, metric, name)
     return {**evaluate(fit_fn, data, 'test', k, best), 'best': best, 'table': table, 'tune_seconds': time.perf_counter() - t0}
 
 # %% ../nbs/05_eval.ipynb #450d727b
@@ -163,7 +165,7 @@ def run_baselines(data:RecData, # the split data
                   metric:str='NDCG', # selection metric on valid
                  ) -> dict:
     "`tune_and_test` for every baseline: name -> result dict (metrics, per_user, recs, uids, best, table, seconds)."
-    return {name: tune_and_test(f, grid, data, k, metric) for name, (f, grid) in (baselines or BASELINES).items()}
+    return {name: tune_and_test(f, grid, data, k, metric, name) for name, (f, grid) in (baselines or BASELINES).items()}
 
 # %% ../nbs/05_eval.ipynb #ffa500fc
 def paired_bootstrap(a:np.ndarray, # per-user metric of method A (e.g. per_user['NDCG'])

@@ -21,8 +21,8 @@ from .eval import POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_t
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
 
 # %% auto #0
-__all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'CONTRACT_ARTIFACTS', 'StageTimer',
-           'check_params', 'Job']
+__all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'MIN_RERANK_QUERIES',
+           'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
 CODE_VERSION = 10   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
@@ -278,6 +278,19 @@ def candidates(self:Job) -> pd.DataFrame:
         for a in ('meta_enhanced_scale_{N}.parquet', 'test_candidates_{N}.parquet', 'guard_candidates_{N}.parquet'): self.store.mark(a, fp)
     return self.test_cand
 
+# %% ../nbs/07_job.ipynb #c974206f
+MIN_RERANK_QUERIES = 20   # training queries with the target in their pool below which no reranker is fitted
+
+@patch
+def _check_training(self:Job, fit:pd.DataFrame, # the reranker's training rows (guard users removed)
+                   ) -> None:
+    "Fail with what is missing, in the notebook's terms, when the data is too small to train a reranker."
+    q = int(fit.groupby('qid').label.max().sum()) if len(fit) else 0
+    if q < MIN_RERANK_QUERIES:
+        raise ValueError(f"too little data for the reranker: {q} training queries have their target among the candidates (need {MIN_RERANK_QUERIES}); "
+                         f"{self.D.valid.uid.nunique()} users have a validation target and {self.guard_set.uid.nunique()} are held out for the guard. "
+                         "Raise SCALE_N, lower K_CORE, raise the N_<source> candidate counts, or lower GUARD_FRAC.")
+
 # %% ../nbs/07_job.ipynb #63521e53
 @patch
 def ltr(self:Job):
@@ -291,6 +304,7 @@ def ltr(self:Job):
             self.info['ltr'] = json.loads(self.store.path('ltr_{N}.json').read_text()); self._loaded.add('ltr')
         else:
             g = self.guard_set; fit = self.train_set[~self.train_set.uid.isin(g.uid.unique())]
+            self._check_training(fit)
             best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
             self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'])
             feats = self.model.booster_.feature_name()
@@ -318,7 +332,7 @@ def _baselines(self:Job) -> dict:
         return {m: {'recs': z[f'{m}_recs'], 'uids': z['uids'], 'best': best[m]} for m in best}
     out = {}
     for m, g in grids.items():
-        log(f'evaluate: baseline {m} (tuned on valid, refit on train + valid)'); r = tune_and_test(fns[m], g, D, P['K']); out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': r['best'], 'seconds': r['tune_seconds']}
+        log(f'evaluate: baseline {m} (tuned on valid, refit on train + valid)'); r = tune_and_test(fns[m], g, D, P['K'], name=m); out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': r['best'], 'seconds': r['tune_seconds']}
     with atomic_write(self.store.path('baselines_{N}.npz')) as f: _save_npz({'uids': next(iter(out.values()))['uids'], **{f'{m}_recs': v['recs'] for m, v in out.items()}}, f)
     with atomic_write(self.store.path('baselines_{N}.json')) as f: f.write_text(json.dumps({m: v['best'] for m, v in out.items()}, default=str))
     self.store.mark('baselines_{N}.npz', fp)

@@ -183,7 +183,7 @@ def train_reranker(train:pd.DataFrame, # sample_training() rows (grouped by uid)
     dev = resolve_device(use_gpu, 'lightgbm')
     p = {**LGBM_DEFAULTS, 'random_state': seed, **({'device_type': 'gpu'} if dev == 'cuda' else {}), **(params or {})}
     t0 = time.perf_counter(); its, scores = [], []
-    for r in progress_bar(range(repeats if n_estimators is None else 0), 'LightGBM early-stopping fits', unit='fit'):
+    for r in (progress_bar(range(repeats), 'LightGBM early-stopping fits', unit='fit') if n_estimators is None else ()):
         fit, es = _split_users(train, es_frac, seed + r)
         a, b = train[fit], train[es]
         m = lgb.LGBMRanker(**p)
