@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 
 # %% auto #0
-__all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'AMAZON2023_CUTS', 'HF_REPO', 'HF_REVIEW_COUNTS',
-           'OFFLINE_MSG', 'log', 'progress_bar', 'default_out_dir', 'shared_data_dir', 'atomic_write', 'fingerprint',
-           'ArtifactStore', 'cached', 'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table',
-           'load_dataset_dir', 'clean_reviews', 'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out',
-           'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items', 'leak_signature',
-           'recency_rank', 'interaction_weights', 'last_items', 'target_times', 'check_hub', 'stream_sample',
-           'stream_meta', 'load_hf', 'load_data']
+__all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'LEGACY_REVIEW_COLS', 'LEGACY_ITEM_COLS',
+           'AMAZON2023_CUTS', 'HF_REPO', 'HF_REVIEW_COUNTS', 'OFFLINE_MSG', 'log', 'progress_bar', 'default_out_dir',
+           'shared_data_dir', 'atomic_write', 'fingerprint', 'ArtifactStore', 'cached', 'resolve_device',
+           'validate_reviews', 'synthetic_reviews', 'read_table', 'from_legacy', 'load_dataset_dir', 'read_movielens',
+           'clean_reviews', 'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out', 'split_timestamp',
+           'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items', 'leak_signature', 'recency_rank',
+           'interaction_weights', 'last_items', 'target_times', 'check_hub', 'stream_sample', 'stream_meta', 'load_hf',
+           'load_data']
 
 # %% ../nbs/00_data.ipynb #2d9c2c9e
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -316,6 +317,15 @@ def _bad_json_line(path:Path) -> str:
             except json.JSONDecodeError as e: return f"line {i} is not valid JSON ({e.msg}): {line[:80]!r}"
     return "the file could not be parsed as JSON lines"
 
+# %% ../nbs/00_data.ipynb #ad3fbb4e
+def _read_python_lines(p:Path) -> pd.DataFrame|None:
+    "Rows of a file whose lines are Python dict literals (McAuley's 2014 meta dumps), or None if they are not."
+    import ast
+    op = gzip.open if str(p).endswith('.gz') else open
+    try:
+        with op(p, 'rt', encoding='utf-8') as f: return pd.DataFrame([ast.literal_eval(l) for l in f if l.strip()])
+    except (ValueError, SyntaxError): return None
+
 # %% ../nbs/00_data.ipynb #3ed1283f
 def read_table(path:str|Path, # .parquet, .jsonl(.gz), .json(.gz) or .csv(.gz) file
               ) -> pd.DataFrame:
@@ -330,8 +340,9 @@ def read_table(path:str|Path, # .parquet, .jsonl(.gz), .json(.gz) or .csv(.gz) f
         elif '.csv' in name: df = pd.read_csv(p)
         else: df = pd.read_json(p, lines=True, dtype=False)
     except ValueError as e:
-        if '.json' in name: raise ValueError(f"{p}: {_bad_json_line(p)}. Fix or remove that line.") from None
-        raise ValueError(f"{p} could not be read: {e}") from None
+        if '.json' in name and (lit := _read_python_lines(p)) is not None: df = lit      # the 2014 Amazon meta files: Python dict literals
+        elif '.json' in name: raise ValueError(f"{p}: {_bad_json_line(p)}. Fix or remove that line.") from None
+        else: raise ValueError(f"{p} could not be read: {e}") from None
     if len(df) == 0: raise ValueError(f"{p} has no rows: point DATA_PATH at a file with rows")
     return df
 
@@ -343,18 +354,49 @@ def _find(d:Path, stems) -> Path|None:
             if (d/f'{s}{ext}').exists(): return d/f'{s}{ext}'
     return None
 
-def load_dataset_dir(path:str|Path, # directory with reviews.* (+ items.* / meta.*), or a reviews file
+LEGACY_REVIEW_COLS = {'reviewerID': 'user_id', 'asin': 'parent_asin', 'overall': 'rating', 'summary': 'title', 'reviewText': 'text', 'vote': 'helpful_vote'}
+LEGACY_ITEM_COLS = {'asin': 'parent_asin', 'brand': 'store'}
+
+def from_legacy(df:pd.DataFrame, # reviews or meta of the Amazon 2014 / 2018 releases (reviewerID, asin, overall, unixReviewTime, ...)
+                items:bool=False, # item metadata instead of reviews
+               ) -> pd.DataFrame:
+    "Amazon 2014/2018 field names to the 2023 schema (`unixReviewTime` s -> `timestamp` ms; 2014's nested categories flattened)."
+    if items:
+        out = df.rename(columns={k: v for k, v in LEGACY_ITEM_COLS.items() if k in df and v not in df})
+        if 'categories' in out: out['categories'] = out.categories.map(lambda c: sorted({x for g in c for x in (g if isinstance(g, list) else [g])}) if isinstance(c, list) else c)
+        if 'category' in out and 'categories' not in out: out = out.rename(columns={'category': 'categories'})
+        return out
+    if 'reviewerID' not in df: return df
+    out = df.rename(columns={k: v for k, v in LEGACY_REVIEW_COLS.items() if k in df})
+    if 'unixReviewTime' in out: out['timestamp'] = out.pop('unixReviewTime').astype('float64') * 1000
+    return out.drop(columns=[c for c in ('reviewTime', 'reviewerName', 'image', 'style', 'helpful') if c in out])
+
+def load_dataset_dir(path:str|Path, # folder with reviews.* (+ items.* / meta.*), a raw MovieLens / Amazon 2014-2018 folder, or a reviews file
                      items_path:str|Path|None=None, # explicit item-metadata file
                     ) -> tuple[pd.DataFrame, pd.DataFrame|None]:
-    "Read reviews and (optional) item metadata from a folder or file paths."
+    "Read reviews and (optional) item metadata from a folder or file paths, in the Amazon 2023 schema."
     p = Path(path)
+    if p.is_dir() and (p/'u.data').exists() and not items_path: rev, it = read_movielens(p); return validate_reviews(rev, name=str(p/'u.data')), it
     if p.is_dir():
-        rp = _find(p, ['reviews', 'review', 'ratings'])
-        if rp is None: raise FileNotFoundError(f"no reviews file in {p}: expected reviews.parquet|jsonl|jsonl.gz|csv")
-        items_path = items_path or _find(p, ['items', 'meta', 'metadata'])
+        raw = sorted(f for f in p.iterdir() if f.name.endswith(('.json.gz', '.json')))
+        rp = _find(p, ['reviews', 'review', 'ratings']) or next((f for f in raw if not f.name.startswith('meta_')), None)
+        if rp is None: raise FileNotFoundError(f"no reviews file in {p}: expected reviews.parquet|jsonl|jsonl.gz|csv, a MovieLens u.data, or an Amazon <Category>_5.json.gz")
+        items_path = items_path or _find(p, ['items', 'meta', 'metadata']) or next((f for f in raw if f.name.startswith('meta_')), None)
     else: rp = p
-    reviews = validate_reviews(read_table(rp), name=str(rp))
-    return reviews, (read_table(items_path) if items_path else None)
+    reviews = validate_reviews(from_legacy(read_table(rp)), name=str(rp))
+    return reviews, (from_legacy(read_table(items_path), items=True) if items_path else None)
+
+# %% ../nbs/00_data.ipynb #cbb1f935
+def read_movielens(d:Path, # a MovieLens 100K folder as GroupLens ships it (u.data, u.item, u.genre)
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "MovieLens 100K in the Amazon 2023 schema: user_id `u<id>`, parent_asin `m<id>`, title, genres as categories, release year in details."
+    r = pd.read_csv(d/'u.data', sep='\t', names=['u', 'm', 'rating', 'ts'])
+    rev = pd.DataFrame({'user_id': 'u' + r.u.astype(str), 'parent_asin': 'm' + r.m.astype(str), 'rating': r.rating.astype(float), 'timestamp': r.ts.astype('int64') * 1000})
+    genres = pd.read_csv(d/'u.genre', sep='|', names=['g', 'i'], encoding='latin-1').dropna().g.tolist() if (d/'u.genre').exists() else [f'genre{i}' for i in range(19)]
+    it = pd.read_csv(d/'u.item', sep='|', header=None, encoding='latin-1')
+    flags = it.iloc[:, 5:5 + len(genres)].to_numpy(bool)
+    return rev, pd.DataFrame({'parent_asin': 'm' + it[0].astype(str), 'title': it[1], 'categories': [[g for g, f in zip(genres, row) if f] for row in flags],
+                              'details': it[2].map(lambda s: json.dumps({'year': str(s)[-4:]}) if isinstance(s, str) else None)})
 
 # %% ../nbs/00_data.ipynb #364bd3f5
 def _ts_ms(s:pd.Series) -> pd.Series:
