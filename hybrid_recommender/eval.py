@@ -8,7 +8,6 @@ import itertools, time
 from pathlib import Path
 from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
-from matplotlib.figure import Figure
 import inspect
 from .data import RecData, to_csr, atomic_write, target_times, progress_bar
 from .mf import topk_blocked, fit_popularity, fit_itemknn, fit_ease, fit_recent_popularity, fit_newest
@@ -197,6 +196,12 @@ def summary_table(results:dict, # method -> topk_metrics dict (or evaluate()'s d
              f'HR@{k}': m['HR'], f'MRR@{k}': m['MRR'], f'Coverage@{k}': m['Coverage']} for name, m in ms.items()]
     return pd.DataFrame(rows)
 
+# %% ../nbs/05_eval.ipynb #e0871d6b
+def _figure(figsize:tuple) -> 'Figure':
+    "A matplotlib Figure (imported here, so that serving a run never loads matplotlib)."
+    from matplotlib.figure import Figure
+    return Figure(figsize=figsize)
+
 # %% ../nbs/05_eval.ipynb #b0c03221
 def save_fig(fig:Figure, # figure to save
              path:str|Path, # destination; the format comes from the suffix (png, pdf, svg)
@@ -213,7 +218,7 @@ def plot_metrics(summary:pd.DataFrame, # summary_table() output
                 ) -> Figure:
     "Grouped bar chart: one group per metric, one bar per method."
     metrics = metrics or [c for c in summary.columns if '@' in c and not c.startswith(('MPR', 'Coverage'))]
-    fig = Figure(figsize=(1.6 * len(metrics) + 2, 4)); ax = fig.subplots()
+    fig = _figure((1.6 * len(metrics) + 2, 4)); ax = fig.subplots()
     x, w = np.arange(len(metrics)), 0.8 / max(len(summary), 1)
     for i, (_, row) in enumerate(summary.iterrows()):
         ax.bar(x + i * w - 0.4 + w / 2, row[metrics].astype(float), w, label=str(row['method']))
@@ -225,7 +230,7 @@ def plot_pool_recall(df:pd.DataFrame, # columns source, pool_size, recall
                     ) -> Figure:
     "Line chart of candidate-pool recall against pool size, one line per source."
     if not {'source', 'pool_size', 'recall'} <= set(df.columns): raise ValueError(f"df needs columns source, pool_size, recall; got {list(df.columns)}")
-    fig = Figure(figsize=(6, 4)); ax = fig.subplots()
+    fig = _figure((6, 4)); ax = fig.subplots()
     for src, g in df.sort_values('pool_size').groupby('source', sort=False): ax.plot(g['pool_size'], g['recall'], marker='o', label=str(src))
     ax.set_xscale('log'); ax.set_xlabel('candidates per user'); ax.set_ylabel('recall of the pool')
     ax.set_title('Candidate-pool recall (upper bound for the reranker)'); ax.legend(fontsize=8)
@@ -238,7 +243,7 @@ def plot_feature_importance(df:pd.DataFrame, # columns feature, gain
     "Horizontal bar chart of the `top` features by gain, largest on top."
     if not {'feature', 'gain'} <= set(df.columns): raise ValueError(f"df needs columns feature, gain; got {list(df.columns)}")
     d = df.nlargest(top, 'gain').iloc[::-1]
-    fig = Figure(figsize=(6, 0.3 * len(d) + 1.2)); ax = fig.subplots()
+    fig = _figure((6, 0.3 * len(d) + 1.2)); ax = fig.subplots()
     ax.barh(d['feature'].astype(str), d['gain']); ax.set_xlabel('total gain'); ax.set_title('Reranker feature importance')
     return fig
 
@@ -262,7 +267,7 @@ def plot_by_history(values:np.ndarray, # per-user metric
                     label:str='NDCG@10', # metric name for the axis
                    ) -> Figure:
     "Bar chart of the mean metric per history-length bucket, annotated with the user count."
-    t = metric_by_bucket(values, hist_len, edges); fig = Figure(figsize=(6, 4)); ax = fig.subplots()
+    t = metric_by_bucket(values, hist_len, edges); fig = _figure((6, 4)); ax = fig.subplots()
     bars = ax.bar(t['bucket'], t['mean'].fillna(0))
     for bar, n in zip(bars, t['users']): ax.annotate(f'n={n}', (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha='center', va='bottom', fontsize=8)
     ax.set_xlabel('history length (interactions)'); ax.set_ylabel(label); ax.set_title(f'{label} by user history length')
