@@ -84,7 +84,7 @@ def encode_texts(texts:list[str], # texts to embed (non-empty)
     bs = batch_size or (512 if str(encoder.device).startswith('cuda') else 64)
     dim = getattr(encoder, 'get_embedding_dimension', None) or encoder.get_sentence_embedding_dimension   # renamed in sentence-transformers 6
     if len(texts) == 0: return np.zeros((0, dim()), np.float32)
-    texts, step = list(texts), bs * 16                                    # chunks: one text progress bar, not sentence-transformers' widget bar
+    texts, step = list(texts), bs * 4                                     # chunks: one text progress bar, not sentence-transformers' widget bar
     steps = range(0, len(texts), step)
     e = [encoder.encode(texts[b:b + step], batch_size=bs, convert_to_numpy=True, show_progress_bar=False)
          for b in (progress_bar(steps, 'embedding item texts', unit='chunk') if show_progress else steps)]

@@ -309,7 +309,9 @@ def ltr(self:Job):
             self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'])
             feats = self.model.booster_.feature_name()
             guard = choose_ranker(g, self.model.predict(g[feats]), P['K']) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
+            log(f"ltr: guard chose {guard['choice']!r} on {guard['queries']} held-out validation queries " + ', '.join(f'{k} {v:.4f}' for k, v in guard['ndcg'].items() if k in ('reranker', 'blend', 'rrf', f"source:{guard.get('best_source')}")))
             if len(g) and guard['choice'] in ('reranker', 'blend'):   # the guard users' training rows join a refit with the chosen size
+                log(f"ltr: refit on all {self.train_set.qid.nunique()} training queries with {minfo['best_iteration']} trees")
                 self.model, _ = train_reranker(self.train_set, best, use_gpu=P['USE_GPU'], seed=P['SEED'], n_estimators=minfo['best_iteration'])
             save_reranker(self.model, self.store); self.info['ltr'] = {**minfo, 'params': best, 'guard': guard}
             with atomic_write(self.store.path('ltr_{N}.json')) as f: f.write_text(json.dumps(self.info['ltr'], default=str))
