@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #529d448f
 from __future__ import annotations
-import os, sys, json, gzip, hashlib, socket, tempfile, time, contextlib, warnings, dataclasses
+import os, sys, json, gzip, errno, hashlib, shutil, socket, tempfile, time, contextlib, warnings, dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, scipy.sparse as sp
 # %% auto #0
 __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'LEGACY_REVIEW_COLS', 'LEGACY_ITEM_COLS',
            'AMAZON2023_CUTS', 'HF_REPO', 'HF_REVIEW_COUNTS', 'OFFLINE_MSG', 'log', 'progress_bar', 'default_out_dir',
-           'shared_data_dir', 'atomic_write', 'fingerprint', 'ArtifactStore', 'cached', 'resolve_device',
+           'shared_data_dir', 'atomic_write', 'fingerprint', 'file_digest', 'ArtifactStore', 'cached', 'resolve_device',
            'validate_reviews', 'synthetic_reviews', 'read_table', 'from_legacy', 'load_dataset_dir', 'read_movielens',
            'clean_reviews', 'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out', 'split_timestamp',
            'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items', 'leak_signature', 'recency_rank',
@@ -72,7 +72,13 @@ def atomic_write(path:str|Path, # final destination
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent); os.close(fd)
     try:
-        yield Path(tmp)
+        try: yield Path(tmp)
+        except OSError as e:
+            if e.errno != errno.ENOSPC: raise
+            done = os.path.getsize(tmp) if os.path.exists(tmp) else 0
+            raise OSError(errno.ENOSPC, f"no space left on the device of {path.parent} while writing {path.name} ({done / 2**20:.1f} MB written, "
+                          f"{shutil.disk_usage(path.parent).free / 2**20:.1f} MB free): free at least that much, or point OUT_DIR at a larger disk. "
+                          "Nothing half-written was kept; a rerun resumes from the artifacts already complete.") from None
         os.chmod(tmp, 0o666 & ~_umask())             # mkstemp makes 0600: give the file the mode any other new file would get
         os.replace(tmp, path)
     finally:
@@ -82,6 +88,16 @@ def atomic_write(path:str|Path, # final destination
 def fingerprint(obj) -> str:
     "Stable short hash of a JSON-able object (dict keys sorted)."
     return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+# %% ../nbs/00_data.ipynb #c1a7b67d
+def file_digest(p:Path, # a file
+                chunk:int=2**22, # bytes read at a time
+               ) -> str:
+    "BLAKE2b-128 of the file's content (about 1 GB/s: cheap next to the stage that made it)."
+    h = hashlib.blake2b(digest_size=16)
+    with open(p, 'rb') as f:
+        while b := f.read(chunk): h.update(b)
+    return h.hexdigest()
 
 # %% ../nbs/00_data.ipynb #7aca2461
 class ArtifactStore:
@@ -93,12 +109,20 @@ class ArtifactStore:
     def path(self, tmpl:str) -> Path: return self.dir/tmpl.format(N=self.scale_n)
     def _fp(self, tmpl): return self.dir/'.fingerprints'/(self.path(tmpl).name+'.json')
     def is_fresh(self, tmpl:str, fp:str) -> bool:
-        "True when the artifact exists and was made with fingerprint `fp`."
-        f = self._fp(tmpl)
-        return self.path(tmpl).exists() and f.exists() and json.loads(f.read_text()).get('fp') == fp
+        "True when the artifact exists, was made with fingerprint `fp`, and still has the size and content hash recorded then."
+        f, p = self._fp(tmpl), self.path(tmpl)
+        if not (p.exists() and f.exists()): return False
+        try: rec = json.loads(f.read_text())
+        except ValueError: return False                                   # a damaged fingerprint: recompute
+        if rec.get('fp') != fp: return False
+        if (rec.get('size'), rec.get('digest')) != (p.stat().st_size, file_digest(p)):
+            warnings.warn(f"cached artifact {p} is damaged or was replaced (size/content differ from when it was written): recomputing it")
+            return False
+        return True
     def mark(self, tmpl:str, fp:str):
-        "Record that the artifact now on disk was made with `fp`."
-        with atomic_write(self._fp(tmpl)) as t: t.write_text(json.dumps({'fp': fp, 'time': time.time()}))
+        "Record that the artifact now on disk was made with `fp`, with its size and content hash."
+        p = self.path(tmpl)
+        with atomic_write(self._fp(tmpl)) as t: t.write_text(json.dumps({'fp': fp, 'time': time.time(), 'size': p.stat().st_size, 'digest': file_digest(p)}))
     def __repr__(self): return f'ArtifactStore({self.dir}, N={self.scale_n})'
 
 # %% ../nbs/00_data.ipynb #9bd4e2dd

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_job.ipynb #abc13c9a
 from __future__ import annotations
-import contextlib, json, os, platform, threading, time, warnings
+import atexit, contextlib, json, os, platform, socket, threading, time, warnings
 from pathlib import Path
 from functools import partial
 import numpy as np, pandas as pd
@@ -22,7 +22,7 @@ from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_histo
 
 # %% auto #0
 __all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'MIN_RERANK_QUERIES',
-           'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'Job']
+           'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
 CODE_VERSION = 10   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
@@ -106,6 +106,41 @@ def check_params(P:dict, # job parameters (JOB_DEFAULTS names)
 # %% ../nbs/07_job.ipynb #56d652e8
 STAGE_FP = {'data': 'data', 'embeddings': 'emb', 'mf': 'mf', 'candidates': 'cand', 'ltr': 'ltr', 'evaluate': 'base'}   # stage -> its fingerprint
 
+# %% ../nbs/07_job.ipynb #0070269b
+def _alive(pid:int) -> bool:
+    "Whether a process with this pid exists on this machine."
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+class RunLock:
+    "An exclusive, process-lifetime lock file; re-entrant in its process, taken over from a dead holder."
+    def __init__(self, path:Path): self.path = Path(path)
+    def _holder(self) -> dict:
+        try: return json.loads(self.path.read_text())
+        except (OSError, ValueError): return {}
+    def acquire(self) -> 'RunLock':
+        "Take the lock, or raise naming the live process that holds it."
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(50):
+            try: fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                h = self._holder(); pid = h.get('pid')
+                if pid == os.getpid() and h.get('host') == socket.gethostname(): return self
+                if pid is None and time.time() - self.path.stat().st_mtime < 2: time.sleep(0.1); continue   # being written right now
+                if pid is not None and (h.get('host') != socket.gethostname() or _alive(pid)):
+                    raise RuntimeError(f"OUT_DIR {self.path.parent} is in use by process {pid} on {h.get('host')} since {h.get('since')} (lock file {self.path.name}): "
+                                       "wait for that run to finish or stop it, or choose another OUT_DIR")
+                warnings.warn(f"taking over the lock {self.path} of process {pid}, which is no longer running")
+                self.path.unlink(missing_ok=True); continue
+            with os.fdopen(fd, 'w') as f: f.write(json.dumps({'pid': os.getpid(), 'host': socket.gethostname(), 'since': time.strftime('%Y-%m-%d %H:%M:%S')}))
+            atexit.register(self.release); return self
+        raise RuntimeError(f"could not take the lock {self.path}: remove it if no run is using {self.path.parent}")
+    def release(self):
+        "Remove the lock if this process holds it."
+        if self._holder().get('pid') == os.getpid(): self.path.unlink(missing_ok=True)
+
 # %% ../nbs/07_job.ipynb #b217142a
 class Job:
     "The end-to-end two-stage protocol with one parameter set; stages cache their artifacts in `OUT_DIR`."
@@ -115,6 +150,7 @@ class Job:
         self.P = P = {**JOB_DEFAULTS, **params}
         check_params(P)                                   # before any work: errors name the notebook's parameters
         self.store = ArtifactStore(P['OUT_DIR'], P['SCALE_N'])
+        self._lock = RunLock(self.store.path('.lock_{N}')).acquire()       # one run per OUT_DIR + SCALE_N at a time
         self.stages, self.devices, self.fps, self.info, self._loaded = {}, {}, {}, {}, set()
     @contextlib.contextmanager
     def _timer(self, name):
