@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write, target_times, cached
-from .data import log, progress_bar, add_cold_items, leak_signature, stream_meta, read_table, HF_REPO, HF_REVIEW_COUNTS, SYNTHETIC_SHAPES
+from .data import log, progress_bar, file_digest, add_cold_items, leak_signature, stream_meta, read_table, HF_REPO, HF_REVIEW_COUNTS, SYNTHETIC_SHAPES
 from .embeddings import embed_items, save_item_embeddings, load_item_embeddings, build_index, save_index, resolve_backend, text_fit_fn
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
 from .mf import fit_recent_popularity, fit_newest
@@ -21,7 +21,7 @@ from .eval import POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_t
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
 
 # %% auto #0
-__all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'MIN_RERANK_QUERIES',
+__all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'MIN_RERANK_QUERIES', 'SERVED_ARTIFACTS',
            'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
@@ -433,6 +433,16 @@ def _versions() -> dict:
         except PackageNotFoundError: pass
     return out
 
+# %% ../nbs/07_job.ipynb #29667480
+SERVED_ARTIFACTS = ['train_interactions_{N}.parquet', 'item_catalog_{N}.parquet', 'item_emb_norm_{N}.npy', 'als_user_factors_{N}.npy',
+                    'als_item_factors_{N}.npy', 'lgbm_reranker_final_{N}.txt']   # what serving loads besides the manifest
+
+@patch
+def _digests(self:Job) -> dict:
+    "Size and content hash of every contract and served artifact, for the manifest (serving verifies them)."
+    ps = [self.store.path(a) for a in dict.fromkeys(CONTRACT_ARTIFACTS + SERVED_ARTIFACTS) if 'run_manifest' not in a]
+    return {p.name: {'size': p.stat().st_size, 'digest': file_digest(p)} for p in ps if p.exists()}
+
 # %% ../nbs/07_job.ipynb #bb2933f7
 @patch
 def manifest(self:Job) -> dict:
@@ -443,7 +453,8 @@ def manifest(self:Job) -> dict:
          'data': {'fingerprint': self.fps.get('data'), **{k: v for k, v in self.D.report.items()}}, 'devices': self.devices,
          'stages': self.stages, 'fingerprints': self.fps, 'candidates': {k: self.info.get(k) for k in ['n_per_source', 'train_sampling', 'recall_valid', 'recall_test']},
          'ltr': {k: v for k, v in self.info.get('ltr', {}).items() if k != 'features'}, 'baseline_params': self.info.get('baseline_params'), 'reachable': self.info.get('reachable'), 'leak_signature': self.info.get('leak'),
-         'metrics': self.summary.to_dict('records') if hasattr(self, 'summary') else None, 'bootstrap': getattr(self, 'bootstrap', None)}
+         'metrics': self.summary.to_dict('records') if hasattr(self, 'summary') else None, 'bootstrap': getattr(self, 'bootstrap', None),
+         'artifacts': self._digests()}
     with atomic_write(self.store.path('run_manifest_{N}.json')) as f: f.write_text(json.dumps(m, indent=1, default=str))
     return m
 

@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, scipy.sparse as sp
 from fastcore.basics import patch
 from fastcore.script import call_parse, Param
 import hybrid_recommender
-from .data import ArtifactStore, to_csr
+from .data import ArtifactStore, to_csr, file_digest
 from .embeddings import build_index, load_index, l2_normalize, user_profiles, item_texts
 from .embeddings import search as ann_search
 from .mf import fold_in, confidence_matrix, fit_recent_popularity, fit_newest, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights
@@ -79,6 +79,10 @@ def check_run(out_dir, scale_n, # the run
     man = json.loads(mpath.read_text()) if mpath.exists() else {}
     cmd = remake_command(st.dir, scale_n, man.get('params'))
     if miss: raise ValueError(f"run {str(st.dir)!r} (SCALE_N={scale_n}) is incomplete: missing {', '.join(miss)}. Make it with: {cmd}")
+    rec = man.get('artifacts') or {}                                     # size + content hash written by the job
+    bad = [n for n, r in rec.items() if n in {t.format(N=scale_n) for t in SERVE_ARTIFACTS} and (st.dir/n).exists()
+           and ((st.dir/n).stat().st_size != r['size'] or file_digest(st.dir/n) != r['digest'])]
+    if bad: raise ValueError(f"run {str(st.dir)!r} (SCALE_N={scale_n}) has damaged artifacts: {', '.join(bad)} (size or content differ from what the run wrote). Rebuild it with: {cmd}")
     v, here = (man.get('versions') or {}).get('hybrid_recommender'), hybrid_recommender.__version__
     cv = man.get('code_version', CODE_VERSION)                          # the job's CODE_VERSION, where the manifest records it
     if (v != here or cv != CODE_VERSION) and not allow_other_version:
