@@ -735,22 +735,47 @@ def check_hub(timeout:float=3.0, # seconds for the TCP probe
     except OSError as e: raise ConnectionError(OFFLINE_MSG.format(why=f'{host}:443 unreachable: {e}')) from None
 
 # %% ../nbs/00_data.ipynb #c0524a81
+_TRANSIENT = (OSError, ConnectionError, TimeoutError)   # network / file-system faults worth a retry (aiohttp's and requests' errors are OSErrors)
+
+def _checkpoint(ck:Path, part:pd.DataFrame, seen:int, key:str):
+    "Save one batch's kept rows (named by rows read), then the rows read: a kill between the two re-reads that batch, never loses or doubles one."
+    ck.mkdir(parents=True, exist_ok=True)
+    with atomic_write(ck/f'part-{seen:012d}.parquet') as t: part.to_parquet(t, index=False)
+    with atomic_write(ck/'state.json') as t: t.write_text(json.dumps({'key': key, 'seen': seen}))
+
 def stream_sample(data_files:str, # hf://datasets/... URL or a local .jsonl(.gz) path (same code path)
                   frac:float, # share of users to keep (by seeded hash)
                   seed:int=0, # sampling seed
                   columns:tuple=('user_id', 'parent_asin', 'rating', 'timestamp', 'title', 'text', 'verified_purchase', 'helpful_vote'),
                   batch_size:int=50_000, # rows hashed at once
                   max_rows_scanned:int|None=None, # stop after this many rows (None: whole file)
-                  progress:bool=True, # tqdm bar
+                  progress:bool=True, # text progress bar
+                  retries:int=3, # reconnections after a broken stream, resuming after the rows already read
+                  backoff:float=2.0, # seconds before the first retry, doubled each time
+                  checkpoint:str|Path|None=None, # folder for progress (kept rows + rows read): a rerun after a failure resumes there
                  ) -> tuple[pd.DataFrame, int]:
     "Stream a JSON-lines review file, keeping rows of users whose seeded hash is in the lowest `frac`; (rows, scanned)."
     from datasets import load_dataset
-    ds = load_dataset('json', data_files=data_files, split='train', streaming=True)
     cut, keep, seen = np.uint64(min(frac, 1.0) * (2**64 - 1)), [], 0
-    for b in (progress_bar(ds.iter(batch_size=batch_size), 'streaming reviews', unit='batch') if progress else ds.iter(batch_size=batch_size)):
-        df = pd.DataFrame({c: b[c] for c in columns if c in b}); seen += len(df)
-        keep.append(df[user_hash(df.user_id, seed) <= cut])
-        if max_rows_scanned and seen >= max_rows_scanned: break
+    ck = Path(checkpoint) if checkpoint else None; key = json.dumps([str(data_files), frac, seed, batch_size])
+    if ck and (ck/'state.json').exists() and json.loads((ck/'state.json').read_text())['key'] == key:      # resume a broken run
+        seen = json.loads((ck/'state.json').read_text())['seen']; keep = [pd.read_parquet(p) for p in sorted(ck.glob('part-*.parquet')) if int(p.stem[5:]) <= seen]
+        log(f"resuming the review stream after {seen:,} rows already read ({sum(map(len, keep)):,} kept)")
+    for attempt in range(retries + 1):
+        ds = load_dataset('json', data_files=data_files, split='train', streaming=True)
+        it = (ds.skip(seen) if seen else ds).iter(batch_size=batch_size)
+        try:
+            for b in (progress_bar(it, 'streaming reviews', unit='batch') if progress else it):
+                df = pd.DataFrame({c: b[c] for c in columns if c in b}); seen += len(df)
+                keep.append(df[user_hash(df.user_id, seed) <= cut])
+                if ck: _checkpoint(ck, keep[-1], seen, key)
+                if max_rows_scanned and seen >= max_rows_scanned: break
+            break
+        except _TRANSIENT as e:
+            if attempt == retries: raise RuntimeError(f"the review stream {data_files} broke after {seen:,} rows and {retries} retries ({type(e).__name__}: {e}); "
+                                                      "check the connection and rerun (or download the file and use DATA_SOURCE='local')") from e
+            log(f"review stream broke after {seen:,} rows ({type(e).__name__}: {e}); retry {attempt + 1}/{retries} in {backoff * 2**attempt:.0f} s")
+            time.sleep(backoff * 2**attempt)
     return pd.concat(keep, ignore_index=True), seen
 
 # %% ../nbs/00_data.ipynb #47b70201
@@ -778,6 +803,7 @@ def load_hf(category:str='Electronics', # Amazon 2023 category, e.g. 'Electronic
             seed:int=0, # user-sampling seed
             oversample:float=1.3, # extra rows streamed to survive cleaning / k-core
             max_rows_scanned:int|None=None, # stop the stream early (None: whole file)
+            checkpoint:str|Path|None=None, # progress folder of the review stream (see `stream_sample`)
            ) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Reviews of hash-sampled users and their items' metadata, streamed from the Hugging Face hub."
     check_hub()
@@ -785,7 +811,7 @@ def load_hf(category:str='Electronics', # Amazon 2023 category, e.g. 'Electronic
     if total is None: warnings.warn(f"unknown category {category!r}: review count unknown, streaming with frac=1 and max_rows_scanned")
     frac = 1.0 if total is None else min(1.0, oversample * scale_n / total)
     base = f'hf://datasets/{HF_REPO}/raw'
-    rev, _ = stream_sample(f'{base}/review_categories/{category}.jsonl', frac, seed, max_rows_scanned=max_rows_scanned or (None if total else 3 * scale_n))
+    rev, _ = stream_sample(f'{base}/review_categories/{category}.jsonl', frac, seed, max_rows_scanned=max_rows_scanned or (None if total else 3 * scale_n), checkpoint=checkpoint)
     meta = stream_meta(f'{base}/meta_categories/meta_{category}.jsonl', set(rev.parent_asin.unique()))
     return rev, meta
 
@@ -813,7 +839,7 @@ def load_data(source:str='synthetic', # 'hf', 'local' or 'synthetic'
                       'category': category if source == 'hf' else None, 'scale_n': scale_n, 'seed': seed, 'v': 1,
                       **({'shape': shape} if source == 'synthetic' and shape != 'default' else {})})
     def _raw():
-        if source == 'hf': return load_hf(category, scale_n or 200_000, seed)
+        if source == 'hf': return load_hf(category, scale_n or 200_000, seed, checkpoint=store.path('.stream_{N}') if store else None)
         if source == 'local': return load_dataset_dir(path)
         if shape not in SYNTHETIC_SHAPES: raise ValueError(f"SYNTHETIC_SHAPE must be one of {list(SYNTHETIC_SHAPES)}, got {shape!r}")
         return synthetic_reviews(scale_n or 20_000, seed=seed, **SYNTHETIC_SHAPES[shape])
@@ -824,6 +850,7 @@ def load_data(source:str='synthetic', # 'hf', 'local' or 'synthetic'
         rev, it = _raw(); cl, _ = clean_reviews(rev)
         box['items'] = it; return sample_users(cl, scale_n, seed)[0]
     rev = cached(store, 'sampled_reviews_{N}.parquet', fp, _rev)
+    shutil.rmtree(store.path('.stream_{N}'), ignore_errors=True)          # the sample is complete: drop the stream's progress
     it = cached(store, 'sampled_items_{N}.parquet', fp, lambda: _item_subset(box.get('items', _raw()[1]), rev))
     d = prepare(rev, it if len(it.columns) > 1 else None, None, seed=seed, **kw)
     d.report.update(sample_note=f"SCALE_N={scale_n}: {rev.user_id.nunique()} users, {len(rev)} rows in {store.path('sampled_reviews_{N}.parquet').name}")
