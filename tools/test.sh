@@ -8,7 +8,7 @@ export HR_CHECKS_LOG="${HR_CHECKS_LOG:-$(mktemp)}"
 : > "$HR_CHECKS_LOG"
 nbdev_test --flags slow --do_print --timing "$@"
 rc=$?
-ran=$(grep -c '^ran' "$HR_CHECKS_LOG" || true); skipped=$(grep -c '^skipped' "$HR_CHECKS_LOG" || true)
+ran=$(sort -u "$HR_CHECKS_LOG" | grep -c '^ran' || true); skipped=$(sort -u "$HR_CHECKS_LOG" | grep -c '^skipped' || true)   # a check may run in several cells
 echo "real-data checks: $ran ran, $skipped skipped"
 sort -u "$HR_CHECKS_LOG" | sed 's/^/  /'
 [ "$skipped" -gt 0 ] && echo "  (skipped: no ../shared/data beside the checkout; set HR_SHARED_DATA to run them)"
