@@ -15,24 +15,24 @@ from .embeddings import embed_items, save_item_embeddings, load_item_embeddings,
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
 from .mf import fit_recent_popularity, fit_newest
 from .candidates import fit_sources, generate_candidates, allocate_budget, pool_recall, recall_curve, rrf_scores
-from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank
+from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank, predict_scores
 from .ltr import train_reranker, tune_reranker, save_reranker, importance, choose_ranker
 from .eval import POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_test, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
 
 # %% auto #0
-__all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'MIN_RERANK_QUERIES', 'SERVED_ARTIFACTS',
-           'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job']
+__all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'MIN_RERANK_QUERIES', 'EVAL_ARTIFACTS',
+           'SERVED_ARTIFACTS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
-CODE_VERSION = 10   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
+CODE_VERSION = 11   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
 JOB_DEFAULTS = dict(
     SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, SYNTHETIC_SHAPE='default', COLD_ITEMS=None, OUT_DIR=None, SEED=42, K=10,
     SPLIT='last_out', K_CORE=5, UNDATED='random',
     EMB_BACKEND='auto', EMB_MODEL=None, EMB_BATCH=64, EMB_MAX_SEQ=128, ANN='hnsw',
     ALS_FACTORS=64, ALS_ITERS=15, ALS_REG=1.0, ALS_ALPHA=10.0,
     N_ALS=150, N_SEMANTIC=50, N_COOC=150, N_EASE=150, N_POP=25, N_RECENT=25, N_NEWEST=25, POOL_BUDGET=0, RECENT_DAYS=30, EASE_SOURCE_ITEMS=10_000,
-    N_HARD=100, N_RANDOM=100, GUARD_FRAC=0.2, GUARD_MAX_USERS=1500, EXTRA_PASSES='auto', MIN_QUERIES=20_000, MAX_EXTRA_PASSES=4, MAX_TRAIN_ROWS=5_000_000, LGBM_TRIALS=0,
+    N_HARD=0, N_RANDOM=50, GUARD_FRAC=0.2, GUARD_MAX_USERS=1500, EXTRA_PASSES='auto', MIN_QUERIES=20_000, MAX_EXTRA_PASSES=4, MAX_TRAIN_ROWS=5_000_000, LGBM_TRIALS=0,
     TUNE_BASELINES='small', EASE_MAX_ITEMS=20_000, BOOTSTRAP=1000, USE_GPU='auto')
 
 # %% ../nbs/07_job.ipynb #571fc8f2
@@ -82,7 +82,7 @@ def _one_of(*vals): return (lambda v: v in vals), 'one of ' + ', '.join(map(repr
 
 PARAM_RULES = {'SCALE_N': ((lambda v: v is None or _int(1)[0](v)), 'None (whole input) or an integer >= 1'), 'SEED': _int(0), 'K': _int(1, 1000),
     'DATA_SOURCE': _one_of('hf', 'local', 'synthetic'), 'SPLIT': _one_of('last_out', 'timestamp'), 'K_CORE': _int(0), 'UNDATED': _one_of('random', 'oldest'),
-    'EMB_BACKEND': _one_of('auto', 'st', 'tfidf'), 'EMB_BATCH': _int(1), 'EMB_MAX_SEQ': _int(8), 'ANN': _one_of('hnsw', 'exact', 'numpy'),
+    'EMB_BACKEND': _one_of('auto', 'st', 'onnx-int8', 'tfidf'), 'EMB_BATCH': _int(1), 'EMB_MAX_SEQ': _int(8), 'ANN': _one_of('hnsw', 'exact', 'numpy'),
     'ALS_FACTORS': _int(1), 'ALS_ITERS': _int(1), 'ALS_REG': _num(0), 'ALS_ALPHA': _num(0, open_lo=True),
     **{f'N_{s}': _int(0) for s in ('ALS', 'SEMANTIC', 'COOC', 'EASE', 'POP', 'RECENT', 'NEWEST', 'HARD', 'RANDOM')},
     'POOL_BUDGET': _int(0), 'RECENT_DAYS': _num(0, open_lo=True), 'EASE_SOURCE_ITEMS': _int(1), 'GUARD_FRAC': _num(0, 0.9), 'GUARD_MAX_USERS': _int(0),
@@ -104,7 +104,7 @@ def check_params(P:dict, # job parameters (JOB_DEFAULTS names)
     if bad: raise ValueError("invalid job parameters:\n  " + "\n  ".join(bad))
 
 # %% ../nbs/07_job.ipynb #56d652e8
-STAGE_FP = {'data': 'data', 'embeddings': 'emb', 'mf': 'mf', 'candidates': 'cand', 'ltr': 'ltr', 'evaluate': 'base'}   # stage -> its fingerprint
+STAGE_FP = {'data': 'data', 'embeddings': 'emb', 'mf': 'mf', 'candidates': 'cand', 'ltr': 'ltr', 'evaluate': 'eval'}   # stage -> its fingerprint
 
 # %% ../nbs/07_job.ipynb #0070269b
 def _alive(pid:int) -> bool:
@@ -178,6 +178,15 @@ def took(self:Job, name:str, # a stage name
     if not s.get('loaded'): return f"computed in {s['seconds']:.1f} s"
     return f"loaded from cache in {s['seconds']:.1f} s" + (f" (computed in {c['seconds']:.1f} s)" if c else '')
 
+# %% ../nbs/07_job.ipynb #1ad0e9a4
+@patch
+def _previous_devices(self:Job) -> dict:
+    "The devices recorded by the last finished run in this OUT_DIR (what a stage loaded from cache was computed on)."
+    p = self.store.path('run_manifest_{N}.json')
+    try: return json.loads(p.read_text()).get('devices') or {}
+    except (OSError, ValueError): return {}
+
+
 # %% ../nbs/07_job.ipynb #6a597325
 @patch
 def data(self:Job) -> RecData:
@@ -208,10 +217,12 @@ def _add_cold(self:Job):
 def embeddings(self:Job) -> np.ndarray:
     "Stage 1: item text vectors and the semantic index."
     P = self.P; fp = self._fp('emb', ['EMB_BACKEND', 'EMB_MODEL', 'EMB_MAX_SEQ'], ['data'])
-    self.devices['embeddings'] = resolve_device(P['USE_GPU'], 'torch') if resolve_backend(P['EMB_BACKEND']) == 'st' else 'cpu'
     with self._timer('embeddings'):
-        if self.store.is_fresh('item_emb_norm_{N}.npy', fp): self.emb = load_item_embeddings(self.store); self._loaded.add('embeddings')
+        if self.store.is_fresh('item_emb_norm_{N}.npy', fp):       # no torch / sentence-transformers import on a cached run (~10 s)
+            self.emb = load_item_embeddings(self.store); self._loaded.add('embeddings'); self.devices['embeddings'] = self._previous_devices().get('embeddings', 'cached')
         else:
+            b = resolve_backend(P['EMB_BACKEND'], P['EMB_MODEL'], 'cpu' if P['USE_GPU'] is False else 'auto')
+            self.devices['embeddings'] = resolve_device(P['USE_GPU'], 'torch') if b == 'st' else 'cpu'
             e = embed_items(self.D.items, normalize=False, show_progress=True, backend=P['EMB_BACKEND'], model=P['EMB_MODEL'], batch_size=P['EMB_BATCH'],
                             max_seq_length=P['EMB_MAX_SEQ'], device=self.devices['embeddings'], cache_dir=self.store.dir/'emb_cache')
             save_item_embeddings(self.store, e); self.store.mark('item_emb_norm_{N}.npy', fp)
@@ -286,15 +297,15 @@ def candidates(self:Job) -> pd.DataFrame:
         curve = recall_curve(cv, t, D.n_items, sizes=tuple(s for s in (10, 25, 50, 100, 200, 300) if s <= max(caps.values())))
         keep = np.zeros(len(cv), bool)
         for s, k in n.items(): keep |= cv[f'{s}_rank'].to_numpy() <= k
-        cv = cv[keep].reset_index(drop=True)
-        va = add_features(cv, Rv, target_times(t), D.items); va['label'] = label_candidates(va, t, D.n_items)
+        cv = cv[keep].reset_index(drop=True); recall_valid = pool_recall(cv, t, D.n_items).to_dict('records')
+        va = add_features(cv, Rv, target_times(t), D.items, copy=False); va['label'] = label_candidates(va, t, D.n_items); rv_sec = Rv.seconds; del cv, Rv   # pools are the memory peak: keep one
         gu = self._guard_users(t.uid.unique()); guard = [va[va.uid.isin(gu)]]
-        parts = [sample_training(va, P['N_HARD'], P['N_RANDOM'], P['SEED'])]
+        parts = [sample_training(va, P['N_HARD'], P['N_RANDOM'], P['SEED'])]; del va
         for j, (hx, tx) in enumerate(extra_folds(D.train, self._n_extra())):
             log(f'candidates: extra training cut-off {j + 1} ({tx.uid.nunique()} users)'); Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, catalogue=D.catalogue(history=hx), **self._fit_kw())
-            cx = add_features(generate_candidates(Rx, np.sort(tx.uid.unique()), n, target_times(tx).sort_index().to_numpy()), Rx, target_times(tx), D.items)
+            cx = add_features(generate_candidates(Rx, np.sort(tx.uid.unique()), n, target_times(tx).sort_index().to_numpy()), Rx, target_times(tx), D.items, copy=False)
             cx['label'] = label_candidates(cx, tx, D.n_items); guard.append(cx[cx.uid.isin(gu)])
-            parts.append(sample_training(cx, P['N_HARD'], P['N_RANDOM'], P['SEED'] + j + 1))
+            parts.append(sample_training(cx, P['N_HARD'], P['N_RANDOM'], P['SEED'] + j + 1)); del cx, Rx
         for j, p in enumerate([p for p, _ in parts] + guard): p.insert(0, 'qid', np.int64(j % len(parts)) * D.n_users + p.uid.to_numpy())
         self.guard_set = pd.concat(guard, ignore_index=True)
         self.train_set = _cap_queries(pd.concat([p for p, _ in parts], ignore_index=True), P['MAX_TRAIN_ROWS'], P['SEED'])
@@ -302,11 +313,11 @@ def candidates(self:Job) -> pd.DataFrame:
         ht, tt = D.fold('test')
         log(f'candidates: test pass ({tt.uid.nunique()} users): sources on train + valid'); Rt = fit_sources(ht, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('test'), **self._fit_kw(self.factors))
         te = generate_candidates(Rt, np.sort(tt.uid.unique()), n, target_times(tt).sort_index().to_numpy())
-        te = add_features(te, Rt, target_times(tt), D.items); te['label'] = label_candidates(te, tt, D.n_items)
+        te = add_features(te, Rt, target_times(tt), D.items, copy=False); te['label'] = label_candidates(te, tt, D.n_items)
         self.test_cand = te
-        self.info.update({'n_per_source': n, 'train_sampling': tinfo, 'recall_valid': pool_recall(cv, t, D.n_items).to_dict('records'),
+        self.info.update({'n_per_source': n, 'train_sampling': tinfo, 'recall_valid': recall_valid,
                           'recall_test': pool_recall(te, tt, D.n_items).to_dict('records'), 'curve': curve.to_dict('records'),
-                          'retriever_seconds': {'valid': Rv.seconds, 'test': Rt.seconds}})
+                          'retriever_seconds': {'valid': rv_sec, 'test': Rt.seconds}})
         with atomic_write(self.store.path('meta_enhanced_scale_{N}.parquet')) as f: self.train_set.to_parquet(f, index=False)
         with atomic_write(self.store.path('test_candidates_{N}.parquet')) as f: te.to_parquet(f, index=False)
         with atomic_write(self.store.path('guard_candidates_{N}.parquet')) as f: self.guard_set.to_parquet(f, index=False)
@@ -342,11 +353,10 @@ def ltr(self:Job):
             g = self.guard_set; fit = self.train_set[~self.train_set.uid.isin(g.uid.unique())]
             self._check_training(fit)
             best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
-            self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'])
-            feats = self.model.booster_.feature_name()
-            guard = choose_ranker(g, self.model.predict(g[feats]), P['K']) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
+            self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'], refit=bool(len(g)))   # with guard users: the early-stopped model
+            guard = choose_ranker(g, predict_scores(self.model, g), P['K']) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
             log(f"ltr: guard chose {guard['choice']!r} on {guard['queries']} held-out validation queries " + ', '.join(f'{k} {v:.4f}' for k, v in guard['ndcg'].items() if k in ('reranker', 'blend', 'rrf', f"source:{guard.get('best_source')}")))
-            if len(g) and guard['choice'] in ('reranker', 'blend'):   # the guard users' training rows join a refit with the chosen size
+            if len(g) and guard['choice'] in ('reranker', 'blend') and len(minfo['es_iterations']) > 1:   # few queries: refit on all (guard users' too) with the averaged size
                 log(f"ltr: refit on all {self.train_set.qid.nunique()} training queries with {minfo['best_iteration']} trees")
                 self.model, _ = train_reranker(self.train_set, best, use_gpu=P['USE_GPU'], seed=P['SEED'], n_estimators=minfo['best_iteration'])
             save_reranker(self.model, self.store); self.info['ltr'] = {**minfo, 'params': best, 'guard': guard}
@@ -377,34 +387,43 @@ def _baselines(self:Job) -> dict:
     return out
 
 # %% ../nbs/07_job.ipynb #b136e383
+EVAL_ARTIFACTS = ['final_scale_summary_metrics_{N}.csv', 'recommendations_{N}.parquet', 'test_targets_{N}.parquet',
+                  'train_interactions_{N}.parquet', 'item_catalog_{N}.parquet']   # what the evaluate stage writes besides the plots
+
 @patch
 def evaluate(self:Job) -> pd.DataFrame:
-    "Stage 5: rerank test, compare with tuned baselines, bootstrap, plots and contract artifacts."
+    "Stage 5: rerank test, compare with tuned baselines, bootstrap, plots and contract artifacts; a rerun with the same inputs reloads it all."
     P, D, K, st = self.P, self.D, self.P['K'], self.store
     with self._timer('evaluate'):
+        fp = self._fp('eval', ['K', 'BOOTSTRAP', 'TUNE_BASELINES', 'EASE_MAX_ITEMS', 'ALS_ITERS', 'SEED'], ['data', 'emb', 'cand', 'ltr'])
         uids = np.sort(D.test.uid.unique())
-        recs, scored = rerank(self.model, self.test_cand, uids, K, self.info['ltr'].get('guard'))
-        self.results = {'Hybrid (reranked)': recs}
-        self.results['Union (RRF, no rerank)'] = recs_from_frame(rrf_scores(self.test_cand), uids, K)
-        base = self._baselines()
-        for m, b in base.items():
-            if not np.array_equal(b['uids'], uids): raise RuntimeError('baseline users differ from the test users: delete baselines_{N}.npz and rerun')
-            self.results[m] = b['recs']
-        self.info['baseline_params'] = {m: b['best'] for m, b in base.items()}
-        mets = {m: topk_metrics(r, uids, D.test, K, D.n_items) for m, r in self.results.items()}
-        self.summary = summary_table(mets).assign(ReachableTargets=D.reachable('test'))   # share of test targets in the fold's catalogue
-        self.info['reachable'] = {'valid': D.reachable('valid'), 'test': D.reachable('test')}
-        self.per_user = {m: per_user_metrics(r, uids, D.test, K)['NDCG'].reindex(uids).to_numpy() for m, r in self.results.items()}
-        bl = [m for m in self.results if m != 'Hybrid (reranked)']
-        best = max(bl, key=lambda m: mets[m]['NDCG'])
-        self.bootstrap = {'baseline': best, **paired_bootstrap(self.per_user['Hybrid (reranked)'], self.per_user[best], n_boot=P['BOOTSTRAP'], seed=P['SEED'])}
-        self._write_artifacts(recs, scored, uids)
+        if st.is_fresh('evaluation_{N}.npz', fp) and all(st.is_fresh(a, fp) for a in EVAL_ARTIFACTS):
+            self._load_evaluation(); self._loaded.add('evaluate')
+        else:
+            recs, scored = rerank(self.model, self.test_cand, uids, K, self.info['ltr'].get('guard'))
+            self.results = {'Hybrid (reranked)': recs}
+            self.results['Union (RRF, no rerank)'] = recs_from_frame(rrf_scores(self.test_cand), uids, K)
+            base = self._baselines()
+            for m, b in base.items():
+                if not np.array_equal(b['uids'], uids): raise RuntimeError('baseline users differ from the test users: delete baselines_{N}.npz and rerun')
+                self.results[m] = b['recs']
+            self.info['baseline_params'] = {m: b['best'] for m, b in base.items()}
+            mets = {m: topk_metrics(r, uids, D.test, K, D.n_items) for m, r in self.results.items()}
+            self.summary = summary_table(mets).assign(ReachableTargets=D.reachable('test'))   # share of test targets in the fold's catalogue
+            self.info['reachable'] = {'valid': D.reachable('valid'), 'test': D.reachable('test')}
+            self.per_user = {m: per_user_metrics(r, uids, D.test, K)['NDCG'].reindex(uids).to_numpy() for m, r in self.results.items()}
+            bl = [m for m in self.results if m != 'Hybrid (reranked)']
+            best = max(bl, key=lambda m: mets[m]['NDCG'])
+            self.bootstrap = {'baseline': best, **paired_bootstrap(self.per_user['Hybrid (reranked)'], self.per_user[best], n_boot=P['BOOTSTRAP'], seed=P['SEED'])}
+            self._write_artifacts(recs, scored, uids); self._save_evaluation(fp)
+        self._plots(uids)
     return self.summary
+
 
 # %% ../nbs/07_job.ipynb #41924fd8
 @patch
 def _write_artifacts(self:Job, recs, scored, uids):
-    "Summary CSV, recommendations, targets, interactions, plots."
+    "Summary CSV, recommendations, targets, interactions, catalogue."
     D, K, st = self.D, self.P['K'], self.store
     with atomic_write(st.path('final_scale_summary_metrics_{N}.csv')) as f: self.summary.to_csv(f, index=False)
     top = scored.merge(recs_to_frame(recs, uids), on=['uid', 'iid'])
@@ -417,12 +436,34 @@ def _write_artifacts(self:Job, recs, scored, uids):
     with atomic_write(st.path('train_interactions_{N}.parquet')) as f: named(D.fold('test')[0]).to_parquet(f, index=False)
     cat = D.items[[c for c in ['iid', 'parent_asin', 'title', 'text', 'has_text', 'main_category', 'store', 'price', 'cold'] if c in D.items]]
     with atomic_write(st.path('item_catalog_{N}.parquet')) as f: cat.assign(title=cat.title.astype('string')).to_parquet(f, index=False)
+
+@patch
+def _save_evaluation(self:Job, fp:str):
+    "Cache what the report needs (per-user NDCG, lists, bootstrap) so a rerun with the same inputs skips scoring and tuning."
+    st = self.store
+    with atomic_write(st.path('evaluation_{N}.npz')) as f: _save_npz({**{f'ndcg|{m}': v for m, v in self.per_user.items()}, **{f'recs|{m}': v for m, v in self.results.items()}}, f)
+    with atomic_write(st.path('evaluation_{N}.json')) as f: f.write_text(json.dumps({k: self.info.get(k) for k in ('baseline_params', 'reachable')} | {'bootstrap': self.bootstrap}, default=float))
+    for a in EVAL_ARTIFACTS + ['evaluation_{N}.npz']: st.mark(a, fp)
+
+@patch
+def _load_evaluation(self:Job):
+    "The evaluate stage's results from a previous run with the same fingerprint."
+    st = self.store; z = _load_npz(st.path('evaluation_{N}.npz')); j = json.loads(st.path('evaluation_{N}.json').read_text())
+    self.per_user = {k[5:]: v for k, v in z.items() if k.startswith('ndcg|')}; self.results = {k[5:]: v for k, v in z.items() if k.startswith('recs|')}
+    self.summary = pd.read_csv(st.path('final_scale_summary_metrics_{N}.csv')); self.bootstrap = j['bootstrap']
+    self.info.update({k: j[k] for k in ('baseline_params', 'reachable')})
+
+@patch
+def _plots(self:Job, uids):
+    "The report's figures, shown by the notebook and saved as PNG next to the artifacts."
+    D, st = self.D, self.store
     hist_len = np.bincount(D.fold('test')[0].uid, minlength=D.n_users)[uids]
     curve = pd.DataFrame(self.info.get('curve', []))
     self.figs = {'metrics_by_method': plot_metrics(self.summary), 'feature_importance': plot_feature_importance(self.importance),
                  'ndcg_by_history': plot_by_history(self.per_user['Hybrid (reranked)'], hist_len)}
     if len(curve): self.figs['recall_vs_pool_size'] = plot_pool_recall(curve[['source', 'pool_size', 'recall']])
     for k, fig in self.figs.items(): save_fig(fig, st.path(f'{k}_{{N}}.png'))
+
 
 # %% ../nbs/07_job.ipynb #e490abf1
 def _versions() -> dict:

@@ -15,7 +15,8 @@ from .candidates import Retrievers, fit_sources, generate_candidates
 # %% auto #0
 __all__ = ['LGBM_DEFAULTS', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix', 'add_features', 'feature_columns',
            'label_candidates', 'sample_training', 'train_reranker', 'importance', 'tune_reranker', 'save_reranker',
-           'load_booster', 'run_pass', 'extra_folds', 'rerank', 'query_ndcg', 'guard_scores', 'choose_ranker']
+           'load_booster', 'run_pass', 'extra_folds', 'predict_scores', 'rerank', 'query_ndcg', 'guard_scores',
+           'choose_ranker']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -87,9 +88,10 @@ def add_features(cand:pd.DataFrame, # union_candidates() rows
                  target_ts:pd.Series, # uid -> target time (ms; NaN unknown)
                  items:pd.DataFrame, # RecData.items (text, has_text, optional price)
                  window_days:float=30.0, # recent-popularity window
+                 copy:bool=True, # False: add the columns to `cand` itself (no second copy of a large pool)
                 ) -> pd.DataFrame:
     "Candidate rows with every reranker feature added (sources' scores and ranks are already on `cand`)."
-    df = cand.copy(); u, i = df.uid.to_numpy(np.int64), df.iid.to_numpy(np.int64)
+    df = cand.copy() if copy else cand; u, i = df.uid.to_numpy(np.int64), df.iid.to_numpy(np.int64)
     t = target_ts.reindex(df.uid.to_numpy()).to_numpy(np.float64)
     if R.user_f is not None: df['als_dot'] = gather_scores(lambda us: R.user_f[us] @ R.item_f.T, u, i, R.n_items)
     if R.emb is not None:
@@ -127,27 +129,31 @@ def label_candidates(cand:pd.DataFrame, # candidate rows (uid, iid, ...)
     return np.isin(cand.uid.to_numpy(np.int64) * n_items + cand.iid.to_numpy(np.int64), tk).astype(np.int8)
 
 # %% ../nbs/04_ltr.ipynb #d4def9d9
+def _pos_in_group(g:np.ndarray) -> np.ndarray:
+    "0-based position of each element within its run of equal values (`g` sorted by group)."
+    start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1] if len(g) else np.zeros(0, int)
+    return np.arange(len(g)) - np.repeat(start, np.diff(np.r_[start, len(g)]))
+
 def sample_training(df:pd.DataFrame, # featured candidate rows with `label`
-                    n_hard:int=100, # top-ranked non-targets kept per user
-                    n_random:int=100, # random non-targets kept per user
+                    n_hard:int=0, # best-ranked non-targets kept per positive
+                    n_random:int=50, # random non-targets kept per positive
                     seed:int=0) -> tuple[pd.DataFrame, dict]:
-    "Positives + hard + random negatives for users with a positive in their pool; grouped by uid, shuffled within."
-    pos_users = df.loc[df.label == 1, 'uid'].unique()
-    d = df[df.uid.isin(pos_users)]
-    ranks = d[[c for c in d.columns if c.endswith('_rank')]].min(axis=1).fillna(np.inf).to_numpy()
-    rng = np.random.default_rng(seed)
-    neg = d.label.to_numpy() == 0
-    o = np.lexsort((rng.random(len(d)), ranks, neg, d.uid.to_numpy()))   # per user: positives first, then by best rank
-    ds = d.iloc[o]; pos_in_user = ds.groupby('uid').cumcount().to_numpy() - ds.groupby('uid').label.transform('sum').to_numpy()
-    hard = (ds.label.to_numpy() == 0) & (pos_in_user < n_hard)
-    rnd_key = np.where((ds.label.to_numpy() == 0) & ~hard, rng.random(len(ds)), np.inf)
-    rr = pd.Series(rnd_key).groupby(ds.uid.to_numpy()).rank(method='first').to_numpy()
-    keep = (ds.label.to_numpy() == 1) | hard | (rr <= n_random)
-    out = ds[keep]
-    out = out.iloc[np.lexsort((rng.random(len(out)), out.uid.to_numpy()))].reset_index(drop=True)   # shuffled within user
-    info = {'users_total': int(df.uid.nunique()), 'users_with_positive': len(pos_users), 'users_dropped_no_positive': int(df.uid.nunique() - len(pos_users)),
+    "Positives + `n_hard` best-ranked and `n_random` random non-targets *per positive* for users with a positive in their pool; grouped by uid, shuffled within."
+    lab, u, rng = df.label.to_numpy(), df.uid.to_numpy(np.int64), np.random.default_rng(seed)
+    npos = np.bincount(u, lab == 1)[u] if len(u) else np.zeros(0)
+    keep, cand = (lab == 1), (lab == 0) & (npos > 0)
+    if n_hard:                                                                  # per user, non-targets by their best rank in any source
+        best = df[[c for c in df.columns if c.endswith('_rank')]].min(axis=1).fillna(np.inf).to_numpy()
+        i = np.flatnonzero(cand); o = i[np.lexsort((rng.random(len(i)), best[i], u[i]))]
+        h = o[_pos_in_group(u[o]) < n_hard * npos[o]]; keep[h] = True; cand[h] = False
+    i = np.flatnonzero(cand); o = i[np.lexsort((rng.random(len(i)), u[i]))]    # the rest, in random order per user
+    keep[o[_pos_in_group(u[o]) < n_random * npos[o]]] = True
+    i = np.flatnonzero(keep); out = df.iloc[i[np.lexsort((rng.random(len(i)), u[i]))]].reset_index(drop=True)   # grouped by user, shuffled within
+    n_users, n_pos_users = len(np.unique(u)), len(np.unique(u[lab == 1]))
+    info = {'users_total': n_users, 'users_with_positive': n_pos_users, 'users_dropped_no_positive': n_users - n_pos_users,
             'rows': len(out), 'positives': int(out.label.sum())}
     return out, info
+
 
 # %% ../nbs/04_ltr.ipynb #eaba3674
 LGBM_DEFAULTS = dict(objective='lambdarank', n_estimators=1000, learning_rate=0.05, num_leaves=15, min_child_samples=100,
@@ -162,40 +168,44 @@ def _split_users(df:pd.DataFrame, frac:float, seed:int) -> tuple[np.ndarray, np.
     return ~m, m
 
 def _qid(df): return df['qid'].to_numpy() if 'qid' in df else df.uid.to_numpy()
-def _groups(df):
+def _sizes(q:np.ndarray) -> np.ndarray:
     "Query sizes in row order (rows of a query are contiguous)."
-    q = _qid(df); b = np.r_[True, q[1:] != q[:-1]]
+    b = np.r_[True, q[1:] != q[:-1]]
     return np.diff(np.r_[np.flatnonzero(b), len(q)])
+def _groups(df): return _sizes(_qid(df))
 
 # %% ../nbs/04_ltr.ipynb #fbb96eaa
 def train_reranker(train:pd.DataFrame, # sample_training() rows (grouped by uid)
                    params:dict|None=None, # LightGBM parameters over LGBM_DEFAULTS
                    es_frac:float=0.2, # share of users held out for early stopping
                    es_rounds:int=50, # patience
-                   repeats:int=3, # early-stopping splits whose best round counts are averaged
+                   repeats:int|None=None, # early-stopping splits whose best round counts are averaged (None: 3 below 2,000 queries, else 1)
                    use_gpu='auto', # LightGBM device policy
                    seed:int=0, # random seed
                    n_estimators:int|None=None, # trees of a plain refit (no early stopping), e.g. a previous fit's best_iteration
+                   refit:bool=True, # False: return the first split's early-stopped model (fitted on 1 - es_frac of the users), no final fit
                   ):
-    "Fit an `LGBMRanker` (lambdarank) with the number of trees chosen by repeated user-split early stopping; returns (model, info)."
+    "Fit an `LGBMRanker` (lambdarank) with the number of trees chosen by user-split early stopping; returns (model, info)."
     import lightgbm as lgb
-    feats = feature_columns(train)
+    feats = feature_columns(train); X, y, q = train[feats].to_numpy(np.float32), train.label.to_numpy(), _qid(train)
     dev = resolve_device(use_gpu, 'lightgbm')
     p = {**LGBM_DEFAULTS, 'random_state': seed, **({'device_type': 'gpu'} if dev == 'cuda' else {}), **(params or {})}
-    t0 = time.perf_counter(); its, scores = [], []
+    repeats = repeats if repeats is not None else (3 if len(_sizes(q)) < 2000 else 1)
+    t0 = time.perf_counter(); its, scores, first = [], [], None
     for r in (progress_bar(range(repeats), 'LightGBM early-stopping fits', unit='fit') if n_estimators is None else ()):
         fit, es = _split_users(train, es_frac, seed + r)
-        a, b = train[fit], train[es]
         m = lgb.LGBMRanker(**p)
         with warnings.catch_warnings():          # LightGBM 4.7 renames eval_set; keep the form every 4.x accepts
             warnings.simplefilter('ignore', category=FutureWarning); warnings.filterwarnings('ignore', message='.*eval_set.*')
-            m.fit(a[feats], a.label, group=_groups(a), eval_set=[(b[feats], b.label)], eval_group=[_groups(b)], eval_at=[10],
-                  callbacks=[lgb.early_stopping(es_rounds, verbose=False)])
+            m.fit(X[fit], y[fit], group=_sizes(q[fit]), eval_set=[(X[es], y[es])], eval_group=[_sizes(q[es])], eval_at=[10],
+                  feature_name=feats, callbacks=[lgb.early_stopping(es_rounds, verbose=False)])
+        if first is None: first = m
         its.append(int(m.best_iteration_ or p['n_estimators'])); scores.append(float(m.best_score_['valid_0']['ndcg@10']))
     n = n_estimators or max(10, int(np.mean(its) * 1.1))                    # a bit more: the final fit sees more users
-    model = lgb.LGBMRanker(**{**p, 'n_estimators': n}).fit(train[feats], train.label, group=_groups(train))
-    return model, {'seconds': time.perf_counter() - t0, 'best_iteration': n, 'es_iterations': its,
+    model = first if not refit and first is not None else lgb.LGBMRanker(**{**p, 'n_estimators': n}).fit(X, y, group=_sizes(q), feature_name=feats)
+    return model, {'seconds': time.perf_counter() - t0, 'best_iteration': n, 'es_iterations': its, 'refit': model is not first,
                    'valid_ndcg@10': float(np.mean(scores)) if scores else None, 'device': dev, 'features': feats}
+
 
 # %% ../nbs/04_ltr.ipynb #0a900619
 def importance(model) -> pd.DataFrame:
@@ -269,15 +279,23 @@ def extra_folds(train:pd.DataFrame, # the train split (uid, iid, rating, ts)
     return out
 
 # %% ../nbs/04_ltr.ipynb #6160e211
+def predict_scores(model, # LGBMRanker or lightgbm.Booster
+                   df:pd.DataFrame, # featured candidates
+                   block:int=1 << 20, # rows per block (bounds the float32 copy)
+                  ) -> np.ndarray:
+    "The reranker's score per row, from float32 feature blocks (no float64 copy of the whole pool)."
+    b = model.booster_ if hasattr(model, 'booster_') else model; feats = b.feature_name()
+    return np.concatenate([b.predict(df[feats].iloc[s:s + block].to_numpy(np.float32)) for s in range(0, len(df), block)] or [np.zeros(0)])
+
 def rerank(model, df:pd.DataFrame, # featured candidates
            uids:np.ndarray, # users to rank (rows of the output)
            k:int=10, # list length
            choice:dict|None=None, # `choose_ranker` result (None: the reranker's own scores)
           ) -> tuple[np.ndarray, pd.DataFrame]:
     "Score candidates with the reranker (or the guard's choice); (top-k ids per user, rows with `score`)."
-    feats = model.booster_.feature_name() if hasattr(model, 'booster_') else model.feature_name()
-    s = df[['uid', 'iid']].copy(); s['score'] = guard_scores(df, model.predict(df[feats]), choice)
+    s = df[['uid', 'iid']].copy(); s['score'] = guard_scores(df, predict_scores(model, df), choice)
     return recs_from_frame(s, uids, k), s
+
 
 # %% ../nbs/04_ltr.ipynb #eba587a3
 def query_ndcg(df:pd.DataFrame, # labelled candidate rows (qid or uid, iid, label)
