@@ -12,12 +12,12 @@ import numpy as np, pandas as pd, scipy.sparse as sp
 # %% auto #0
 __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'LEGACY_REVIEW_COLS', 'LEGACY_ITEM_COLS',
            'AMAZON2023_CUTS', 'HF_REPO', 'HF_REVIEW_COUNTS', 'OFFLINE_MSG', 'log', 'progress_bar', 'default_out_dir',
-           'shared_data_dir', 'atomic_write', 'fingerprint', 'file_digest', 'ArtifactStore', 'cached', 'resolve_device',
-           'validate_reviews', 'synthetic_reviews', 'read_table', 'from_legacy', 'load_dataset_dir', 'read_movielens',
-           'clean_reviews', 'kcore', 'user_hash', 'sample_users', 'item_text', 'split_last_out', 'split_timestamp',
-           'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items', 'leak_signature', 'recency_rank',
-           'interaction_weights', 'last_items', 'target_times', 'check_hub', 'stream_sample', 'stream_meta', 'load_hf',
-           'load_data']
+           'shared_data_dir', 'atomic_write', 'fingerprint', 'file_digest', 'ArtifactStore', 'cached',
+           'gpu_device_present', 'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table', 'from_legacy',
+           'load_dataset_dir', 'read_movielens', 'clean_reviews', 'kcore', 'user_hash', 'sample_users', 'item_text',
+           'split_last_out', 'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items',
+           'leak_signature', 'recency_rank', 'interaction_weights', 'last_items', 'target_times', 'check_hub',
+           'stream_sample', 'stream_meta', 'load_hf', 'load_data']
 
 # %% ../nbs/00_data.ipynb #2d9c2c9e
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -147,8 +147,14 @@ def cached(store:ArtifactStore, # where the artifact lives
     return obj
 
 # %% ../nbs/00_data.ipynb #5c626eee
+def gpu_device_present() -> bool:
+    "Whether this machine has a GPU device node (NVIDIA or AMD; `HR_ASSUME_GPU=1` says yes): a free check before any library probe (LightGBM's takes ~1 s)."
+    import glob
+    return bool(glob.glob('/dev/nvidia[0-9]*') or os.path.exists('/dev/kfd') or os.environ.get('HR_ASSUME_GPU'))
+
 def _gpu_ok(part:str) -> bool:
     "Whether `part` ('torch', 'faiss', 'implicit', 'lightgbm') can really run on a GPU here."
+    if part in ('torch', 'faiss', 'implicit', 'lightgbm') and not gpu_device_present(): return False   # no device: no probe (LightGBM's costs ~1 s)
     try:
         if part == 'torch':
             import torch

