@@ -397,13 +397,22 @@ def fit_newest(history:pd.DataFrame, # interactions uid, iid, ts (ms, NaN = unda
 # %% ../nbs/02_mf.ipynb #b8b41115
 def _topn_per_row(M:sp.csr_matrix, # sparse matrix
                   n:int, # entries to keep per row
+                  max_cells:int=1 << 24, # dense block size (rows x columns) of the fast path
                  ) -> sp.csr_matrix:
     "Keep the `n` largest entries of each CSR row (ties to the lower column)."
     M = sp.csr_matrix(M); M.sort_indices()
+    if M.nnz and n < M.shape[1] and (M.data > 0).all():     # positive entries (similarities): dense row blocks, partition instead of a full sort
+        out, bs = [], max(1, max_cells // M.shape[1])
+        for s in range(0, M.shape[0], bs):
+            B = M[s:s + bs].toarray(); t = -np.partition(-B, n - 1, axis=1)[:, n - 1:n]   # the n-th largest value of each row
+            tie = (B == t) & (B > 0); keep = (B > t) | (tie & (np.cumsum(tie, 1) <= n - (B > t).sum(1, keepdims=True)))
+            out.append(sp.csr_matrix(np.where(keep, B, 0)))
+        return sp.vstack(out).tocsr()
     r = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
     o = np.lexsort((-M.data, r)); rank = np.arange(len(o)) - M.indptr[r[o]]
     keep = np.sort(o[rank < n])
     return sp.csr_matrix((M.data[keep], (r[keep], M.indices[keep])), shape=M.shape)
+
 
 # %% ../nbs/02_mf.ipynb #f6a66476
 def itemknn_similarity(X:sp.spmatrix, # (n_users, n_items) history, any positive value = interaction
