@@ -137,6 +137,7 @@ def main():
     ap.add_argument('--cases', nargs='+', default=['syn20k_cold', 'syn200k_cold', 'ml100k'], choices=list(CASES))
     ap.add_argument('--repeats', type=int, default=1)
     ap.add_argument('--no-peer', action='store_true')
+    ap.add_argument('--merge', action='store_true', help='keep the runs of results/speed.json for the cases not rerun now')
     ap.add_argument('--report', action='store_true')
     ap.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -154,6 +155,9 @@ def main():
                     runs.append(run_side(side, pk[side], case, 'cold'))
                     if case == 'syn200k_cold': runs.append(run_side(side, pk[side], 'syn200k_warm', 'warm'))
                 if case == 'ml100k' and not a.no_peer and (p := run_peer()): runs.append(p)
+        if a.merge and (RESULTS / 'speed.json').exists():
+            rerun = set(a.cases) | ({'syn200k_warm'} if 'syn200k_cold' in a.cases else set())
+            runs = [r for r in json.loads((RESULTS / 'speed.json').read_text())['runs'] if r['case'] not in rerun] + runs
         write_json(RESULTS / 'speed.json', {'machine': m, 'before': a.before, 'after_code': code_version()['git_head'] + ('+dirty' if code_version()['package_dirty'] else ''),
                                             'repeats': a.repeats, 'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'runs': runs})
     print(report())
