@@ -353,7 +353,7 @@ def ltr(self:Job):
             g = self.guard_set; fit = self.train_set[~self.train_set.uid.isin(g.uid.unique())]
             self._check_training(fit)
             best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
-            self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'], refit=bool(len(g)))   # with guard users: the early-stopped model
+            self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'], refit=bool(len(g)))   # fit on every non-guard user with the early-stopped size (no guard users: the early-stopped model)
             guard = choose_ranker(g, predict_scores(self.model, g), P['K']) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
             log(f"ltr: guard chose {guard['choice']!r} on {guard['queries']} held-out validation queries " + ', '.join(f'{k} {v:.4f}' for k, v in guard['ndcg'].items() if k in ('reranker', 'blend', 'rrf', f"source:{guard.get('best_source')}")))
             if len(g) and guard['choice'] in ('reranker', 'blend') and len(minfo['es_iterations']) > 1:   # few queries: refit on all (guard users' too) with the averaged size
