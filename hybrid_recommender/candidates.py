@@ -152,8 +152,10 @@ def rrf_scores(cand:pd.DataFrame, # union_candidates() rows with `<source>_rank`
                c:float=60.0, # RRF damping constant
               ) -> pd.DataFrame: # uid, iid, score
     "uid, iid, score by reciprocal-rank fusion of every `<source>_rank` column."
-    r = cand[[x for x in cand.columns if x.endswith('_rank')]].to_numpy(np.float64)
-    return pd.DataFrame({'uid': cand.uid, 'iid': cand.iid, 'score': np.nansum(1.0 / (c + r), axis=1)})
+    s = np.zeros(len(cand))
+    for x in [x for x in cand.columns if x.endswith('_rank')]:                 # one column at a time: no (rows x sources) float64 copy
+        r = cand[x].to_numpy(np.float64); s += np.where(np.isnan(r), 0.0, 1.0 / (c + np.nan_to_num(r)))
+    return pd.DataFrame({'uid': cand.uid, 'iid': cand.iid, 'score': s})
 
 # %% ../nbs/03_candidates.ipynb #859f6a36
 def _hits(cand:pd.DataFrame, targets:pd.DataFrame, n_items:int) -> pd.DataFrame:

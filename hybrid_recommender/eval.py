@@ -14,8 +14,8 @@ from .mf import topk_blocked, fit_popularity, fit_itemknn, fit_ease, fit_recent_
 
 # %% auto #0
 __all__ = ['POP_GRID', 'ITEMKNN_GRID', 'EASE_GRID', 'RECENT_POP_GRID', 'BASELINES', 'hit_matrix', 'per_user_metrics',
-           'topk_metrics', 'user_times', 'evaluate', 'grid_points', 'tune', 'tune_and_test', 'run_baselines',
-           'paired_bootstrap', 'summary_table', 'save_fig', 'plot_metrics', 'plot_pool_recall',
+           'topk_metrics', 'user_times', 'evaluate', 'grid_points', 'tuning_users', 'tune', 'tune_and_test',
+           'run_baselines', 'paired_bootstrap', 'summary_table', 'save_fig', 'plot_metrics', 'plot_pool_recall',
            'plot_feature_importance', 'metric_by_bucket', 'plot_by_history']
 
 # %% ../nbs/05_eval.ipynb #8a294733
@@ -101,9 +101,11 @@ def evaluate(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> s
              stage:str='test', # 'valid' (fit on train) or 'test' (fit on train+valid)
              k:int=10, # cut-off K
              params:dict|None=None, # keyword parameters for fit_fn
+             users:np.ndarray|None=None, # score only these users' targets (None: every user with a target)
             ) -> dict:
     "Fit on `data.fold(stage)` history and score its targets by full ranking over the fold's catalogue: dict(metrics, per_user, recs, uids, seconds)."
     history, targets = data.fold(stage); t0 = time.perf_counter(); kw = dict(params or {})
+    if users is not None: targets = targets[targets['uid'].isin(np.asarray(users))]
     if 'at' in inspect.signature(fit_fn).parameters: kw['at'] = user_times(targets, data.n_users)
     score_fn = fit_fn(history, data.n_users, data.n_items, **kw)
     uids = np.unique(targets['uid'].to_numpy(np.int64))
@@ -111,6 +113,7 @@ def evaluate(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> s
     secs = time.perf_counter() - t0
     return dict(metrics=topk_metrics(recs, uids, targets, k, data.n_items), per_user=per_user_metrics(recs, uids, targets, k),
                 recs=recs, uids=uids, seconds=secs)
+
 
 # %% ../nbs/05_eval.ipynb #16c6a5c7
 def grid_points(grid:dict, # name -> list of values
@@ -121,22 +124,34 @@ def grid_points(grid:dict, # name -> list of values
 # %% ../nbs/05_eval.ipynb #72d34c87
 _METRICS = ['Precision', 'Recall', 'NDCG', 'MAP', 'MPR', 'HR', 'MRR', 'Coverage']
 
+def tuning_users(data:RecData, # the split data
+                 max_users:int|None=None, # cap on the validation users that tuning scores (None: all)
+                 seed:int=0, # RNG seed of the sample
+                ) -> np.ndarray|None:
+    "A fixed uniform sample of `max_users` validation users (sorted), or None when there are no more than that."
+    u = np.unique(data.valid['uid'].to_numpy(np.int64))
+    if max_users is None or len(u) <= max_users: return None
+    return np.sort(np.random.default_rng(seed).choice(u, max_users, replace=False))
+
 def tune(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> score_fn
          grid:dict, # name -> list of values
          data:RecData, # the split data (only train and valid are used)
          k:int=10, # cut-off K
          metric:str='NDCG', # selection metric (MPR: lower is better)
          name:str|None=None, # the method's name in the progress bar (default: the function's)
+         max_users:int|None=None, # score each grid point on this many validation users (one fixed sample; None: all)
+         seed:int=0, # RNG seed of that sample
         ) -> tuple[dict, pd.DataFrame]:
     "Evaluate every grid point on the valid fold; return (best params, table sorted best first)."
     if metric not in _METRICS: raise ValueError(f"metric {metric!r} unknown; use one of {_METRICS}")
-    pts = grid_points(grid); rows = []
+    pts = grid_points(grid); rows = []; users = tuning_users(data, max_users, seed)
     for p in progress_bar(pts, f"tuning {name or getattr(fit_fn, '__name__', 'a model')} on valid", unit='point'):
-        r = evaluate(fit_fn, data, 'valid', k, p)
+        r = evaluate(fit_fn, data, 'valid', k, p, users)
         rows.append({**p, **{m: r['metrics'][m] for m in _METRICS}, 'seconds': r['seconds']})
     t = pd.DataFrame(rows); lower = metric == 'MPR'
     best = int(np.argmin(t[metric]) if lower else np.argmax(t[metric]))   # first best wins ties
     return pts[best], t.sort_values(metric, ascending=lower, kind='stable')
+
 
 # %% ../nbs/05_eval.ipynb #39d7c0b4
 POP_GRID = dict(window_days=[7, 30, 90, 365, None])
@@ -152,9 +167,11 @@ def tune_and_test(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params)
                   k:int=10, # cut-off K
                   metric:str='NDCG', # selection metric on valid
                   name:str|None=None, # the method's name in the progress bar
+                  max_users:int|None=None, # validation users scored per grid point (see `tune`)
+                  seed:int=0, # RNG seed of that sample
                  ) -> dict:
     "Tune on valid, refit the best params on train+valid, score test: evaluate()'s dict plus best, table, tune_seconds."
-    t0 = time.perf_counter(); best, table = tune(fit_fn, grid, data, k, metric, name)
+    t0 = time.perf_counter(); best, table = tune(fit_fn, grid, data, k, metric, name, max_users, seed)
     return {**evaluate(fit_fn, data, 'test', k, best), 'best': best, 'table': table, 'tune_seconds': time.perf_counter() - t0}
 
 # %% ../nbs/05_eval.ipynb #450d727b
@@ -162,9 +179,10 @@ def run_baselines(data:RecData, # the split data
                   baselines:dict|None=None, # name -> (fit_fn, grid); default BASELINES
                   k:int=10, # cut-off K
                   metric:str='NDCG', # selection metric on valid
+                  max_users:int|None=None, # validation users scored per grid point (see `tune`)
                  ) -> dict:
     "`tune_and_test` for every baseline: name -> result dict (metrics, per_user, recs, uids, best, table, seconds)."
-    return {name: tune_and_test(f, grid, data, k, metric, name) for name, (f, grid) in (baselines or BASELINES).items()}
+    return {name: tune_and_test(f, grid, data, k, metric, name, max_users) for name, (f, grid) in (baselines or BASELINES).items()}
 
 # %% ../nbs/05_eval.ipynb #ffa500fc
 def paired_bootstrap(a:np.ndarray, # per-user metric of method A (e.g. per_user['NDCG'])

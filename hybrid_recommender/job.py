@@ -33,7 +33,7 @@ JOB_DEFAULTS = dict(
     ALS_FACTORS=64, ALS_ITERS=15, ALS_REG=1.0, ALS_ALPHA=10.0,
     N_ALS=150, N_SEMANTIC=50, N_COOC=150, N_EASE=150, N_POP=25, N_RECENT=25, N_NEWEST=25, POOL_BUDGET=0, RECENT_DAYS=30, EASE_SOURCE_ITEMS=10_000,
     N_HARD=0, N_RANDOM=50, GUARD_FRAC=0.2, GUARD_MAX_USERS=1500, EXTRA_PASSES='auto', MIN_QUERIES=20_000, MAX_EXTRA_PASSES=4, MAX_TRAIN_ROWS=5_000_000, LGBM_TRIALS=0,
-    TUNE_BASELINES='small', EASE_MAX_ITEMS=20_000, BOOTSTRAP=1000, USE_GPU='auto')
+    TUNE_BASELINES='small', TUNE_USERS=5_000, EASE_MAX_ITEMS=20_000, BOOTSTRAP=1000, USE_GPU='auto')
 
 # %% ../nbs/07_job.ipynb #571fc8f2
 class StageTimer:
@@ -87,7 +87,7 @@ PARAM_RULES = {'SCALE_N': ((lambda v: v is None or _int(1)[0](v)), 'None (whole 
     **{f'N_{s}': _int(0) for s in ('ALS', 'SEMANTIC', 'COOC', 'EASE', 'POP', 'RECENT', 'NEWEST', 'HARD', 'RANDOM')},
     'POOL_BUDGET': _int(0), 'RECENT_DAYS': _num(0, open_lo=True), 'EASE_SOURCE_ITEMS': _int(1), 'GUARD_FRAC': _num(0, 0.9), 'GUARD_MAX_USERS': _int(0),
     'EXTRA_PASSES': ((lambda v: v == 'auto' or _int(0)[0](v)), "'auto' or an integer >= 0"), 'MIN_QUERIES': _int(0), 'MAX_EXTRA_PASSES': _int(0),
-    'MAX_TRAIN_ROWS': _int(1), 'LGBM_TRIALS': _int(0), 'TUNE_BASELINES': _one_of('small', 'full', 'none'), 'EASE_MAX_ITEMS': _int(1), 'BOOTSTRAP': _int(0),
+    'MAX_TRAIN_ROWS': _int(1), 'LGBM_TRIALS': _int(0), 'TUNE_BASELINES': _one_of('small', 'full', 'none'), 'TUNE_USERS': _int(1), 'EASE_MAX_ITEMS': _int(1), 'BOOTSTRAP': _int(0),
     'USE_GPU': _one_of('auto', True, False), 'SYNTHETIC_SHAPE': _one_of(*SYNTHETIC_SHAPES)}
 
 # %% ../nbs/07_job.ipynb #b9b3882f
@@ -374,13 +374,13 @@ def _baselines(self:Job) -> dict:
     fns = {'Popularity': fit_popularity, 'Popularity (as of t)': fit_recent_popularity, 'Newest first': fit_newest,   # as-of: get `at` from evaluate
            'ItemKNN': fit_itemknn, 'EASE': partial(fit_ease, max_items=P['EASE_MAX_ITEMS']),
            'ALS': partial(fit_als_scores, use_gpu=P['USE_GPU'], iterations=P['ALS_ITERS'], seed=P['SEED']), 'Text': text_fit_fn(self.emb)}
-    fp = self._fp('base', ['TUNE_BASELINES', 'EASE_MAX_ITEMS', 'K', 'ALS_ITERS', 'SEED'], ['data', 'emb'])
+    fp = self._fp('base', ['TUNE_BASELINES', 'TUNE_USERS', 'EASE_MAX_ITEMS', 'K', 'ALS_ITERS', 'SEED'], ['data', 'emb'])
     if self.store.is_fresh('baselines_{N}.npz', fp):
         z = _load_npz(self.store.path('baselines_{N}.npz')); best = json.loads(self.store.path('baselines_{N}.json').read_text())
         return {m: {'recs': z[f'{m}_recs'], 'uids': z['uids'], 'best': best[m]} for m in best}
     out = {}
     for m, g in grids.items():
-        log(f'evaluate: baseline {m} (tuned on valid, refit on train + valid)'); r = tune_and_test(fns[m], g, D, P['K'], name=m); out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': r['best'], 'seconds': r['tune_seconds']}
+        log(f'evaluate: baseline {m} (tuned on valid, refit on train + valid)'); r = tune_and_test(fns[m], g, D, P['K'], name=m, max_users=P['TUNE_USERS'], seed=P['SEED']); out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': r['best'], 'seconds': r['tune_seconds']}
     with atomic_write(self.store.path('baselines_{N}.npz')) as f: _save_npz({'uids': next(iter(out.values()))['uids'], **{f'{m}_recs': v['recs'] for m, v in out.items()}}, f)
     with atomic_write(self.store.path('baselines_{N}.json')) as f: f.write_text(json.dumps({m: v['best'] for m, v in out.items()}, default=str))
     self.store.mark('baselines_{N}.npz', fp)
@@ -395,7 +395,7 @@ def evaluate(self:Job) -> pd.DataFrame:
     "Stage 5: rerank test, compare with tuned baselines, bootstrap, plots and contract artifacts; a rerun with the same inputs reloads it all."
     P, D, K, st = self.P, self.D, self.P['K'], self.store
     with self._timer('evaluate'):
-        fp = self._fp('eval', ['K', 'BOOTSTRAP', 'TUNE_BASELINES', 'EASE_MAX_ITEMS', 'ALS_ITERS', 'SEED'], ['data', 'emb', 'cand', 'ltr'])
+        fp = self._fp('eval', ['K', 'BOOTSTRAP', 'TUNE_BASELINES', 'TUNE_USERS', 'EASE_MAX_ITEMS', 'ALS_ITERS', 'SEED'], ['data', 'emb', 'cand', 'ltr'])
         uids = np.sort(D.test.uid.unique())
         if st.is_fresh('evaluation_{N}.npz', fp) and all(st.is_fresh(a, fp) for a in EVAL_ARTIFACTS):
             self._load_evaluation(); self._loaded.add('evaluate')

@@ -8,7 +8,7 @@ import time, json, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar
-from .mf import recs_from_frame
+from .mf import recs_from_frame, _pos_in_run
 from .candidates import rrf_scores
 from .candidates import Retrievers, fit_sources, generate_candidates
 
@@ -129,11 +129,6 @@ def label_candidates(cand:pd.DataFrame, # candidate rows (uid, iid, ...)
     return np.isin(cand.uid.to_numpy(np.int64) * n_items + cand.iid.to_numpy(np.int64), tk).astype(np.int8)
 
 # %% ../nbs/04_ltr.ipynb #d4def9d9
-def _pos_in_group(g:np.ndarray) -> np.ndarray:
-    "0-based position of each element within its run of equal values (`g` sorted by group)."
-    start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1] if len(g) else np.zeros(0, int)
-    return np.arange(len(g)) - np.repeat(start, np.diff(np.r_[start, len(g)]))
-
 def sample_training(df:pd.DataFrame, # featured candidate rows with `label`
                     n_hard:int=0, # best-ranked non-targets kept per positive
                     n_random:int=50, # random non-targets kept per positive
@@ -145,9 +140,9 @@ def sample_training(df:pd.DataFrame, # featured candidate rows with `label`
     if n_hard:                                                                  # per user, non-targets by their best rank in any source
         best = df[[c for c in df.columns if c.endswith('_rank')]].min(axis=1).fillna(np.inf).to_numpy()
         i = np.flatnonzero(cand); o = i[np.lexsort((rng.random(len(i)), best[i], u[i]))]
-        h = o[_pos_in_group(u[o]) < n_hard * npos[o]]; keep[h] = True; cand[h] = False
+        h = o[_pos_in_run(u[o]) < n_hard * npos[o]]; keep[h] = True; cand[h] = False
     i = np.flatnonzero(cand); o = i[np.lexsort((rng.random(len(i)), u[i]))]    # the rest, in random order per user
-    keep[o[_pos_in_group(u[o]) < n_random * npos[o]]] = True
+    keep[o[_pos_in_run(u[o]) < n_random * npos[o]]] = True
     i = np.flatnonzero(keep); out = df.iloc[i[np.lexsort((rng.random(len(i)), u[i]))]].reset_index(drop=True)   # grouped by user, shuffled within
     n_users, n_pos_users = len(np.unique(u)), len(np.unique(u[lab == 1]))
     info = {'users_total': n_users, 'users_with_positive': n_pos_users, 'users_dropped_no_positive': n_users - n_pos_users,
@@ -285,7 +280,9 @@ def predict_scores(model, # LGBMRanker or lightgbm.Booster
                   ) -> np.ndarray:
     "The reranker's score per row, from float32 feature blocks (no float64 copy of the whole pool)."
     b = model.booster_ if hasattr(model, 'booster_') else model; feats = b.feature_name()
-    return np.concatenate([b.predict(df[feats].iloc[s:s + block].to_numpy(np.float32)) for s in range(0, len(df), block)] or [np.zeros(0)])
+    cols = df.columns.get_indexer(feats)                            # rows first, then columns: `df[feats]` would copy every row
+    if (cols < 0).any(): raise ValueError(f"df lacks the model's features {[f for f, c in zip(feats, cols) if c < 0]}; build it with add_features")
+    return np.concatenate([b.predict(df.iloc[s:s + block, cols].to_numpy(np.float32)) for s in range(0, len(df), block)] or [np.zeros(0)])
 
 def rerank(model, df:pd.DataFrame, # featured candidates
            uids:np.ndarray, # users to rank (rows of the output)

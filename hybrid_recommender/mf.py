@@ -235,22 +235,33 @@ def topk_global(s:np.ndarray, # (n_items,) scores shared by every user
         ids[b:b + bs, :w] = np.where(ok, top[pick], -1); val[b:b + bs, :w] = np.where(ok, s[top[pick]], -np.inf)
     return (ids, val) if return_scores else ids
 
+# %% ../nbs/02_mf.ipynb #fcac5e64
+def _pos_in_run(g:np.ndarray, # values sorted so that equal values are adjacent
+               ) -> np.ndarray:
+    "0-based position of each element within its run of equal values."
+    start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1] if len(g) else np.zeros(0, np.int64)
+    return np.arange(len(g)) - np.repeat(start, np.diff(np.r_[start, len(g)]))
+
+
 # %% ../nbs/02_mf.ipynb #393a9ef1
 def recs_from_frame(df:pd.DataFrame, # long rows: uid, iid and a score column (higher is better)
                     uids:np.ndarray, # users to return lists for (rows of the output)
                     k:int=10, # list length
                     score:str='score', # name of the score column
                    ) -> np.ndarray:
-    "(len(uids), k) ranked item ids from long (uid, iid, score) rows; users without rows get all -1."
+    "(len(uids), k) ranked item ids from long (uid, iid, score) rows (ties to the lower iid; a repeated pair keeps its best score); users without rows get all -1."
     if not {'uid', 'iid', score} <= set(df.columns): raise ValueError(f"df needs columns uid, iid, {score}; got {list(df.columns)}")
-    if df[score].isna().any(): raise ValueError(f"column {score!r} has NaN; fill or drop those rows before ranking")
-    uids = np.asarray(uids, np.int64); order = np.argsort(uids, kind='stable')
-    d = df[['uid', 'iid', score]].sort_values(['uid', score, 'iid'], ascending=[True, False, True])
-    d = d.drop_duplicates(['uid', 'iid']); d = d[d['uid'].isin(uids)]
-    rank = d.groupby('uid').cumcount().to_numpy(); keep = rank < k
-    row = order[np.searchsorted(uids[order], d['uid'].to_numpy()[keep])]
-    out = np.full((len(uids), k), -1, np.int64); out[row, rank[keep]] = d['iid'].to_numpy()[keep]
+    s = df[score].to_numpy(np.float64)
+    if np.isnan(s).any(): raise ValueError(f"column {score!r} has NaN; fill or drop those rows before ranking")
+    uids = np.asarray(uids, np.int64); u, i = df['uid'].to_numpy(np.int64), df['iid'].to_numpy(np.int64)
+    m = np.isin(u, uids); u, i, s = u[m], i[m], s[m]                            # numpy on three columns: no copy of the frame
+    o = np.lexsort((i, -s, u)); u, i = u[o], i[o]                              # by user, best score first, then lower iid
+    first = np.zeros(len(o), bool); first[np.unique(u * (i.max(initial=0) + 1) + i, return_index=True)[1]] = True
+    u, i = u[first], i[first]; rank = _pos_in_run(u); keep = rank < k
+    order = np.argsort(uids, kind='stable'); row = order[np.searchsorted(uids[order], u[keep])]
+    out = np.full((len(uids), k), -1, np.int64); out[row, rank[keep]] = i[keep]
     return out
+
 
 # %% ../nbs/02_mf.ipynb #dc944082
 def recs_to_frame(recs:np.ndarray, # (n_users, K) item ids, -1 = padding
