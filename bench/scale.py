@@ -5,6 +5,7 @@
     python bench/scale.py --scales 500000 --modes cold     # one size
     python bench/scale.py --scales 200000 --modes cold --profile   # + py-spy --native profile and glue share
     python bench/scale.py --report                         # rebuild results/scale.md and scale.png from the JSONs
+    python bench/scale.py --scales 200000 --modes cold --cluster local   # CLUSTER: Dask LocalCluster, workers' peak RSS too
 
 Each run is a fresh Python process (clean peak RSS), writes `results/scale_<N>_<mode>.json` (per stage: wall s, CPU s,
 peak RSS, rows/users/items/candidates processed; machine; load from other processes), and `--report` writes
@@ -66,8 +67,8 @@ def _watchdog(limit_gb: float, n: int, mode: str, job_ref: list, bd_ref: list):
     threading.Thread(target=watch, daemon=True).start()
 
 
-def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb: float = 14.0) -> dict:
-    "Run the job once in this process and write its result JSON."
+def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb: float = 14.0, cluster: str | None = None) -> dict:
+    "Run the job once in this process (its Dask workers too, with --cluster) and write its result JSON."
     offline_env()
     import resource, psutil
     from hybrid_recommender.job import Job
@@ -75,6 +76,10 @@ def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb:
     if mode == 'cold' and out.exists(): shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     params = {**PARAMS, 'SCALE_N': n, 'OUT_DIR': str(out), **extra}
+    client = None
+    if cluster:                                   # our own Client, so that the workers' peak memory can be read before it closes
+        from hybrid_recommender.data import cluster_client
+        client = cluster_client(cluster); params['CLUSTER'] = client
     fpdir = out / '.fingerprints'
     marks = lambda: {p.name: p.stat().st_mtime for p in fpdir.glob('*.json')} if fpdir.exists() else {}
     before = marks()
@@ -111,7 +116,14 @@ def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb:
            'recall_test': job.info.get('recall_test'), 'n_per_source': job.info.get('n_per_source'),
            'ltr_info': {k: v for k, v in job.info.get('ltr', {}).items() if k != 'features'},
            'breakdown': bd.result() if breakdown else None}
-    p = write_json(RESULTS / f'scale_{n}_{mode}.json', res)
+    if client is not None:
+        import resource as _r
+        peak = client.run(lambda: _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 2**20)           # each worker process's peak RSS, GB
+        res['cluster'] = {'spec': cluster, 'workers': len(peak), 'workers_peak_rss_gb': {k: round(v, 3) for k, v in peak.items()},
+                          'client_peak_rss_gb': res['peak_rss_gb'], 'distributed': job.cluster_info().get('stages') if job.cluster_info() else None}
+        res['params']['CLUSTER'] = cluster; client.close()
+        print(f"[scale] workers' peak RSS (GB): {res['cluster']['workers_peak_rss_gb']}", flush=True)
+    p = write_json(RESULTS / (f'scale_{n}_{mode}.json' if client is None else f'scale_{n}_{mode}_cluster_{cluster.replace("://", "_").replace(":", "_").replace("/", "_")}.json'), res)
     print(f"[scale] SCALE_N={n:,} {mode}: total {total:.1f} s, peak RSS {res['peak_rss_gb']:.2f} GB, others busy "
           f"{lm.result['other_cores_busy']:.2f} cores ({lm.result['uptime']}) -> {p.relative_to(REPO)}", flush=True)
     return res
@@ -128,10 +140,10 @@ def snapshot_package() -> Path:
 
 
 def _child(n: int, mode: str, extra: dict, profile: bool, breakdown: bool, omp_active: bool = False, max_rss_gb: float = 14.0,
-           pkg: Path | None = None) -> int:
+           pkg: Path | None = None, cluster: str | None = None) -> int:
     "Run one (N, mode) in a fresh interpreter, optionally under py-spy."
     cmd = ([sys.executable, __file__, '--one', str(n), mode, '--params', json.dumps(extra), '--max-rss-gb', str(max_rss_gb)]
-           + (['--breakdown'] if breakdown else []))
+           + (['--breakdown'] if breakdown else []) + (['--cluster', cluster] if cluster else []))
     if profile:
         prof = OUT_ROOT.parent / 'profiles' / f'pyspy_{n}_{mode}.txt'; prof.parent.mkdir(parents=True, exist_ok=True)
         cmd = ['py-spy', 'record', '--native', '--rate', '25', '--format', 'raw', '--output', str(prof), '--'] + cmd
@@ -239,17 +251,19 @@ def main():
     ap.add_argument('--max-rss-gb', type=float, default=14.0, help='abort a run (exit 3, partial JSON) past this RSS: the box is shared')
     ap.add_argument('--live-code', action='store_true', help='import the working tree as it changes (default: a snapshot taken at start)')
     ap.add_argument('--omp-active', action='store_true', help="don't set OMP_WAIT_POLICY=PASSIVE for the runs (libgomp's spinning default)")
+    ap.add_argument('--cluster', help='CLUSTER for the job: "local" (a Dask LocalCluster, one worker per core) or a scheduler address; '
+                                      'writes results/scale_<N>_<mode>_cluster_<spec>.json with each worker\'s peak RSS')
     ap.add_argument('--report', action='store_true', help='only rebuild results/scale.md and scale.png')
     ap.add_argument('--one', nargs=2, metavar=('N', 'MODE'), help=argparse.SUPPRESS)
     a = ap.parse_args(); extra = json.loads(a.params)
-    if a.one: run_one(int(a.one[0]), a.one[1], extra, a.breakdown, a.max_rss_gb); return
+    if a.one: run_one(int(a.one[0]), a.one[1], extra, a.breakdown, a.max_rss_gb, a.cluster); return
     if not a.report:
         print(machine_line(machine()), flush=True)
         pkg = None if a.live_code else snapshot_package()
         if pkg: print(f'[scale] code snapshot {pkg} (cold and warm runs of this invocation share it)', flush=True)
         for n in a.scales:
             for mode in a.modes:
-                rc = _child(n, mode, extra, a.profile, a.breakdown, a.omp_active, a.max_rss_gb, pkg)
+                rc = _child(n, mode, extra, a.profile, a.breakdown, a.omp_active, a.max_rss_gb, pkg, a.cluster)
                 if rc: print(f'[scale] SCALE_N={n} {mode} failed with exit code {rc}', flush=True)
     print(report())
 

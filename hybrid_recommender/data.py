@@ -17,7 +17,7 @@ __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'LEG
            'load_dataset_dir', 'read_movielens', 'clean_reviews', 'kcore', 'user_hash', 'sample_users', 'item_text',
            'split_last_out', 'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items',
            'leak_signature', 'recency_rank', 'interaction_weights', 'last_items', 'target_times', 'check_hub',
-           'stream_sample', 'stream_meta', 'load_hf', 'load_data']
+           'stream_sample', 'stream_meta', 'load_hf', 'load_data', 'cluster_client', 'map_blocks']
 
 # %% ../nbs/00_data.ipynb #2d9c2c9e
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -870,3 +870,41 @@ def _item_subset(items:pd.DataFrame|None, rev:pd.DataFrame) -> pd.DataFrame:
     for c in it.columns:
         if it[c].dtype == object and it[c].map(lambda v: isinstance(v, (dict,))).any(): it[c] = it[c].map(lambda v: json.dumps(v) if isinstance(v, dict) else v)
     return it
+
+# %% ../nbs/00_data.ipynb #a627ff7f
+def cluster_client(cluster=None, # None: this process only; "local": a LocalCluster here; "tcp://host:port": a running scheduler; or a distributed.Client
+                   n_workers:int|None=None, # worker processes of a "local" cluster (default: one per core, at most 4)
+                  ):
+    "A `distributed.Client` for `cluster`, or None for the single-process path."
+    if cluster is None: return None
+    try: from distributed import Client
+    except ImportError as e: raise ImportError("CLUSTER needs dask.distributed: pip install 'hybrid_recommender[dask]' (or 'dask[distributed]'), or set CLUSTER=None") from e
+    if isinstance(cluster, Client): return cluster
+    if cluster == 'local':
+        n = n_workers or max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1))
+        try: return Client(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)   # owns its LocalCluster: close() stops it
+        except RuntimeError as e: raise RuntimeError("could not start a Dask LocalCluster. In a script, create the Job (or the client) under "
+                                                     "`if __name__ == '__main__':` -- Dask starts its workers with multiprocessing's spawn, which re-imports the main module") from e
+    if isinstance(cluster, str) and '://' in cluster: return Client(cluster, timeout='30s')
+    raise ValueError(f"CLUSTER must be None, 'local', a scheduler address such as 'tcp://10.0.0.5:8786', or a distributed.Client; got {cluster!r}")
+
+
+# %% ../nbs/00_data.ipynb #cd63e25f
+def map_blocks(client, # a distributed.Client, or None to run here
+               fn, # fn(block, **shared) -> the result for that block
+               items:np.ndarray, # what to split, e.g. user ids
+               block:int, # items per task
+               shared:dict|None=None, # large read-only inputs, scattered once to every worker
+               desc:str|None=None, # progress-bar label (None: no bar)
+              ) -> list:
+    "`fn` over consecutive blocks of `items`, on the cluster's workers (or here when `client` is None); results in block order."
+    blocks = [items[s:s + block] for s in range(0, len(items), max(1, block))]; shared = shared or {}
+    bar = (lambda it, total=None: it) if desc is None else (lambda it, total=None: progress_bar(it, desc, total=total, unit='block'))
+    if client is None: return [fn(b, **shared) for b in bar(blocks)]
+    from distributed import as_completed
+    sh = {k: client.scatter([v], broadcast=True)[0] for k, v in shared.items()}
+    futs = client.map(fn, blocks, pure=False, **sh); pos = {f.key: j for j, f in enumerate(futs)}; out = [None] * len(futs)
+    for f in bar(as_completed(futs), len(futs)): out[pos[f.key]] = f.result()
+    for v in sh.values(): v.release()
+    return out
+

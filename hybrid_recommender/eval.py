@@ -102,6 +102,7 @@ def evaluate(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> s
              k:int=10, # cut-off K
              params:dict|None=None, # keyword parameters for fit_fn
              users:np.ndarray|None=None, # score only these users' targets (None: every user with a target)
+             client=None, # a distributed.Client: rank the users on its workers (identical lists; see `mf.topk_blocked`)
             ) -> dict:
     "Fit on `data.fold(stage)` history and score its targets by full ranking over the fold's catalogue: dict(metrics, per_user, recs, uids, seconds)."
     history, targets = data.fold(stage); t0 = time.perf_counter(); kw = dict(params or {})
@@ -109,7 +110,7 @@ def evaluate(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> s
     if 'at' in inspect.signature(fit_fn).parameters: kw['at'] = user_times(targets, data.n_users)
     score_fn = fit_fn(history, data.n_users, data.n_items, **kw)
     uids = np.unique(targets['uid'].to_numpy(np.int64))
-    recs = topk_blocked(score_fn, uids, to_csr(history, data.n_users, data.n_items), k, allowed=data.catalogue(stage))
+    recs = topk_blocked(score_fn, uids, to_csr(history, data.n_users, data.n_items), k, allowed=data.catalogue(stage), client=client)
     secs = time.perf_counter() - t0
     return dict(metrics=topk_metrics(recs, uids, targets, k, data.n_items), per_user=per_user_metrics(recs, uids, targets, k),
                 recs=recs, uids=uids, seconds=secs)
@@ -141,12 +142,13 @@ def tune(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> score
          name:str|None=None, # the method's name in the progress bar (default: the function's)
          max_users:int|None=None, # score each grid point on this many validation users (one fixed sample; None: all)
          seed:int=0, # RNG seed of that sample
+         client=None, # a distributed.Client for the ranking (see `evaluate`)
         ) -> tuple[dict, pd.DataFrame]:
     "Evaluate every grid point on the valid fold; return (best params, table sorted best first)."
     if metric not in _METRICS: raise ValueError(f"metric {metric!r} unknown; use one of {_METRICS}")
     pts = grid_points(grid); rows = []; users = tuning_users(data, max_users, seed)
     for p in progress_bar(pts, f"tuning {name or getattr(fit_fn, '__name__', 'a model')} on valid", unit='point'):
-        r = evaluate(fit_fn, data, 'valid', k, p, users)
+        r = evaluate(fit_fn, data, 'valid', k, p, users, client)
         rows.append({**p, **{m: r['metrics'][m] for m in _METRICS}, 'seconds': r['seconds']})
     t = pd.DataFrame(rows); lower = metric == 'MPR'
     best = int(np.argmin(t[metric]) if lower else np.argmax(t[metric]))   # first best wins ties
@@ -169,10 +171,11 @@ def tune_and_test(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params)
                   name:str|None=None, # the method's name in the progress bar
                   max_users:int|None=None, # validation users scored per grid point (see `tune`)
                   seed:int=0, # RNG seed of that sample
+                  client=None, # a distributed.Client for the ranking (see `evaluate`)
                  ) -> dict:
     "Tune on valid, refit the best params on train+valid, score test: evaluate()'s dict plus best, table, tune_seconds."
-    t0 = time.perf_counter(); best, table = tune(fit_fn, grid, data, k, metric, name, max_users, seed)
-    return {**evaluate(fit_fn, data, 'test', k, best), 'best': best, 'table': table, 'tune_seconds': time.perf_counter() - t0}
+    t0 = time.perf_counter(); best, table = tune(fit_fn, grid, data, k, metric, name, max_users, seed, client)
+    return {**evaluate(fit_fn, data, 'test', k, best, client=client), 'best': best, 'table': table, 'tune_seconds': time.perf_counter() - t0}
 
 # %% ../nbs/05_eval.ipynb #450d727b
 def run_baselines(data:RecData, # the split data
@@ -180,9 +183,10 @@ def run_baselines(data:RecData, # the split data
                   k:int=10, # cut-off K
                   metric:str='NDCG', # selection metric on valid
                   max_users:int|None=None, # validation users scored per grid point (see `tune`)
+                  client=None, # a distributed.Client for the ranking (see `evaluate`)
                  ) -> dict:
     "`tune_and_test` for every baseline: name -> result dict (metrics, per_user, recs, uids, best, table, seconds)."
-    return {name: tune_and_test(f, grid, data, k, metric, name, max_users) for name, (f, grid) in (baselines or BASELINES).items()}
+    return {name: tune_and_test(f, grid, data, k, metric, name, max_users, client=client) for name, (f, grid) in (baselines or BASELINES).items()}
 
 # %% ../nbs/05_eval.ipynb #ffa500fc
 def paired_bootstrap(a:np.ndarray, # per-user metric of method A (e.g. per_user['NDCG'])

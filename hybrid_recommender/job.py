@@ -10,12 +10,12 @@ from functools import partial
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write, target_times, cached
-from .data import log, progress_bar, file_digest, add_cold_items, leak_signature, stream_meta, read_table, HF_REPO, HF_REVIEW_COUNTS, SYNTHETIC_SHAPES
+from .data import cluster_client, log, progress_bar, file_digest, add_cold_items, leak_signature, stream_meta, read_table, HF_REPO, HF_REVIEW_COUNTS, SYNTHETIC_SHAPES
 from .embeddings import embed_items, save_item_embeddings, load_item_embeddings, build_index, save_index, resolve_backend, text_fit_fn
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
 from .mf import fit_recent_popularity, fit_newest
 from .candidates import fit_sources, generate_candidates, allocate_budget, pool_recall, recall_curve, rrf_scores
-from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank, predict_scores
+from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank, predict_scores, featured_candidates
 from .ltr import train_reranker, tune_reranker, save_reranker, importance, choose_ranker
 from .eval import POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_test, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
@@ -33,7 +33,7 @@ JOB_DEFAULTS = dict(
     ALS_FACTORS=64, ALS_ITERS=15, ALS_REG=1.0, ALS_ALPHA=10.0,
     N_ALS=150, N_SEMANTIC=50, N_COOC=150, N_EASE=150, N_POP=25, N_RECENT=25, N_NEWEST=25, POOL_BUDGET=0, RECENT_DAYS=30, EASE_SOURCE_ITEMS=10_000,
     N_HARD=0, N_RANDOM=50, GUARD_FRAC=0.2, GUARD_MAX_USERS=1500, EXTRA_PASSES='auto', MIN_QUERIES=20_000, MAX_EXTRA_PASSES=4, MAX_TRAIN_ROWS=5_000_000, LGBM_TRIALS=0,
-    TUNE_BASELINES='small', TUNE_USERS=5_000, EASE_MAX_ITEMS=20_000, BOOTSTRAP=1000, USE_GPU='auto')
+    TUNE_BASELINES='small', TUNE_USERS=5_000, EASE_MAX_ITEMS=20_000, BOOTSTRAP=1000, USE_GPU='auto', CLUSTER=None)
 
 # %% ../nbs/07_job.ipynb #571fc8f2
 class StageTimer:
@@ -88,7 +88,9 @@ PARAM_RULES = {'SCALE_N': ((lambda v: v is None or _int(1)[0](v)), 'None (whole 
     'POOL_BUDGET': _int(0), 'RECENT_DAYS': _num(0, open_lo=True), 'EASE_SOURCE_ITEMS': _int(1), 'GUARD_FRAC': _num(0, 0.9), 'GUARD_MAX_USERS': _int(0),
     'EXTRA_PASSES': ((lambda v: v == 'auto' or _int(0)[0](v)), "'auto' or an integer >= 0"), 'MIN_QUERIES': _int(0), 'MAX_EXTRA_PASSES': _int(0),
     'MAX_TRAIN_ROWS': _int(1), 'LGBM_TRIALS': _int(0), 'TUNE_BASELINES': _one_of('small', 'full', 'none'), 'TUNE_USERS': _int(1), 'EASE_MAX_ITEMS': _int(1), 'BOOTSTRAP': _int(0),
-    'USE_GPU': _one_of('auto', True, False), 'SYNTHETIC_SHAPE': _one_of(*SYNTHETIC_SHAPES)}
+    'USE_GPU': _one_of('auto', True, False), 'SYNTHETIC_SHAPE': _one_of(*SYNTHETIC_SHAPES),
+    'CLUSTER': ((lambda v: v is None or v == 'local' or (isinstance(v, str) and '://' in v) or type(v).__name__ == 'Client'),
+                "None, 'local', a scheduler address such as 'tcp://10.0.0.5:8786', or a distributed.Client")}
 
 # %% ../nbs/07_job.ipynb #b9b3882f
 def check_params(P:dict, # job parameters (JOB_DEFAULTS names)
@@ -168,6 +170,32 @@ class Job:
     def _fp(self, name, keys, up=()):
         self.fps[name] = fingerprint({'keys': {k: self.P[k] for k in keys}, 'up': [self.fps[u] for u in up], 'v': CODE_VERSION}); return self.fps[name]
     def __repr__(self): return f"Job(N={self.P['SCALE_N']}, source={self.P['DATA_SOURCE']}, out={self.store.dir})"
+
+# %% ../nbs/07_job.ipynb #19129cd5
+@patch(as_prop=True)
+def client(self:Job):
+    "The Dask client of `CLUSTER`, started on first use (None: single process)."
+    if '_client' not in self.__dict__:
+        self._client = cluster_client(self.P['CLUSTER']); self._own_client = isinstance(self.P['CLUSTER'], str)
+        if self._client is not None:
+            log(f"cluster: {len(self._client.scheduler_info()['workers'])} workers, scheduler {self._client.scheduler_info()['address']}")
+            if self._own_client: atexit.register(self.close)
+    return self._client
+
+@patch
+def cluster_info(self:Job) -> dict|None:
+    "Scheduler address and worker count of the client this job used (None: single process)."
+    c = self.__dict__.get('_client')
+    if c is None or c.status != 'running': return getattr(self, '_cluster_info', None)
+    self._cluster_info = {'address': c.scheduler_info()['address'], 'workers': len(c.scheduler_info()['workers']), 'stages': ['candidates: test pass and extra cut-offs', 'evaluate: baselines']}
+    return self._cluster_info
+
+@patch
+def close(self:Job):
+    "Stop the Dask client (and its LocalCluster) this job started; a client passed in is left to its owner."
+    self.cluster_info(); c = self.__dict__.pop('_client', None)
+    if c is not None and self._own_client: c.close()
+
 
 # %% ../nbs/07_job.ipynb #e2e5bf04
 @patch
@@ -303,8 +331,7 @@ def candidates(self:Job) -> pd.DataFrame:
         parts = [sample_training(va, P['N_HARD'], P['N_RANDOM'], P['SEED'])]; del va
         for j, (hx, tx) in enumerate(extra_folds(D.train, self._n_extra())):
             log(f'candidates: extra training cut-off {j + 1} ({tx.uid.nunique()} users)'); Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, catalogue=D.catalogue(history=hx), **self._fit_kw())
-            cx = add_features(generate_candidates(Rx, np.sort(tx.uid.unique()), n, target_times(tx).sort_index().to_numpy()), Rx, target_times(tx), D.items, copy=False)
-            cx['label'] = label_candidates(cx, tx, D.n_items); guard.append(cx[cx.uid.isin(gu)])
+            cx = featured_candidates(Rx, tx, n, D.items, self.client); guard.append(cx[cx.uid.isin(gu)])
             parts.append(sample_training(cx, P['N_HARD'], P['N_RANDOM'], P['SEED'] + j + 1)); del cx, Rx
         for j, p in enumerate([p for p, _ in parts] + guard): p.insert(0, 'qid', np.int64(j % len(parts)) * D.n_users + p.uid.to_numpy())
         self.guard_set = pd.concat(guard, ignore_index=True)
@@ -312,8 +339,7 @@ def candidates(self:Job) -> pd.DataFrame:
         tinfo = {'passes': len(parts), **{k: sum(i[k] for _, i in parts) for k in parts[0][1]}}
         ht, tt = D.fold('test')
         log(f'candidates: test pass ({tt.uid.nunique()} users): sources on train + valid'); Rt = fit_sources(ht, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('test'), **self._fit_kw(self.factors))
-        te = generate_candidates(Rt, np.sort(tt.uid.unique()), n, target_times(tt).sort_index().to_numpy())
-        te = add_features(te, Rt, target_times(tt), D.items, copy=False); te['label'] = label_candidates(te, tt, D.n_items)
+        te = featured_candidates(Rt, tt, n, D.items, self.client)                  # per user block: on the cluster's workers when CLUSTER is set
         self.test_cand = te
         self.info.update({'n_per_source': n, 'train_sampling': tinfo, 'recall_valid': recall_valid,
                           'recall_test': pool_recall(te, tt, D.n_items).to_dict('records'), 'curve': curve.to_dict('records'),
@@ -380,7 +406,7 @@ def _baselines(self:Job) -> dict:
         return {m: {'recs': z[f'{m}_recs'], 'uids': z['uids'], 'best': best[m]} for m in best}
     out = {}
     for m, g in grids.items():
-        log(f'evaluate: baseline {m} (tuned on valid, refit on train + valid)'); r = tune_and_test(fns[m], g, D, P['K'], name=m, max_users=P['TUNE_USERS'], seed=P['SEED']); out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': r['best'], 'seconds': r['tune_seconds']}
+        log(f'evaluate: baseline {m} (tuned on valid, refit on train + valid)'); r = tune_and_test(fns[m], g, D, P['K'], name=m, max_users=P['TUNE_USERS'], seed=P['SEED'], client=self.client); out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': r['best'], 'seconds': r['tune_seconds']}
     with atomic_write(self.store.path('baselines_{N}.npz')) as f: _save_npz({'uids': next(iter(out.values()))['uids'], **{f'{m}_recs': v['recs'] for m, v in out.items()}}, f)
     with atomic_write(self.store.path('baselines_{N}.json')) as f: f.write_text(json.dumps({m: v['best'] for m, v in out.items()}, default=str))
     self.store.mark('baselines_{N}.npz', fp)
@@ -494,7 +520,7 @@ def manifest(self:Job) -> dict:
          'data': {'fingerprint': self.fps.get('data'), **{k: v for k, v in self.D.report.items()}}, 'devices': self.devices,
          'stages': self.stages, 'fingerprints': self.fps, 'candidates': {k: self.info.get(k) for k in ['n_per_source', 'train_sampling', 'recall_valid', 'recall_test']},
          'ltr': {k: v for k, v in self.info.get('ltr', {}).items() if k != 'features'}, 'baseline_params': self.info.get('baseline_params'), 'reachable': self.info.get('reachable'), 'leak_signature': self.info.get('leak'),
-         'metrics': self.summary.to_dict('records') if hasattr(self, 'summary') else None, 'bootstrap': getattr(self, 'bootstrap', None),
+         'metrics': self.summary.to_dict('records') if hasattr(self, 'summary') else None, 'bootstrap': getattr(self, 'bootstrap', None), 'cluster': self.cluster_info(),
          'artifacts': self._digests()}
     with atomic_write(self.store.path('run_manifest_{N}.json')) as f: f.write_text(json.dumps(m, indent=1, default=str))
     return m
@@ -503,7 +529,9 @@ def manifest(self:Job) -> dict:
 @patch
 def run(self:Job) -> pd.DataFrame:
     "All stages in order; returns the summary table."
-    self.data(); self.embeddings(); self.mf(); self.candidates(); self.ltr(); self.evaluate(); self.manifest()
+    try: self.data(); self.embeddings(); self.mf(); self.candidates(); self.ltr(); self.evaluate(); self.manifest()
+    finally:
+        if self.__dict__.get('_own_client'): self.close()            # a LocalCluster this run started stops with it
     return self.summary
 
 # %% ../nbs/07_job.ipynb #56a8c50a

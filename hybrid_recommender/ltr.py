@@ -5,9 +5,10 @@
 # %% ../nbs/04_ltr.ipynb #9a3d8c81
 from __future__ import annotations
 import time, json, warnings
+from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
-from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar
+from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar, map_blocks
 from .mf import recs_from_frame, _pos_in_run
 from .candidates import rrf_scores
 from .candidates import Retrievers, fit_sources, generate_candidates
@@ -15,8 +16,8 @@ from .candidates import Retrievers, fit_sources, generate_candidates
 # %% auto #0
 __all__ = ['LGBM_DEFAULTS', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix', 'add_features', 'feature_columns',
            'label_candidates', 'sample_training', 'train_reranker', 'importance', 'tune_reranker', 'save_reranker',
-           'load_booster', 'run_pass', 'extra_folds', 'predict_scores', 'rerank', 'query_ndcg', 'guard_scores',
-           'choose_ranker']
+           'load_booster', 'featured_candidates', 'run_pass', 'extra_folds', 'predict_scores', 'rerank', 'query_ndcg',
+           'guard_scores', 'choose_ranker']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -243,22 +244,42 @@ def load_booster(path:str|Path):
     return lgb.Booster(model_file=str(path))
 
 # %% ../nbs/04_ltr.ipynb #bb8f6384
+def _featured_block(u:np.ndarray, # users of this block (sorted)
+                    R:Retrievers=None, n:dict=None, target_ts:pd.Series=None, targets:pd.DataFrame=None, items:pd.DataFrame=None,
+                   ) -> pd.DataFrame:
+    "Candidates of the users `u` with every feature and their labels (one block of `featured_candidates`)."
+    df = add_features(generate_candidates(R, u, n, target_ts.reindex(u).to_numpy(np.float64)), R, target_ts, items, copy=False)
+    df['label'] = label_candidates(df, targets[targets.uid.isin(u)], R.n_items)
+    return df
+
+def featured_candidates(R:Retrievers, # sources fitted on the fold's history
+                        targets:pd.DataFrame, # the fold's targets (uid, iid, ts): whose pools, as of when, and the labels
+                        n:dict, # candidates per source
+                        items:pd.DataFrame, # RecData.items
+                        client=None, # a distributed.Client: user blocks on its workers (`data.map_blocks`); None: here, in one block
+                        block:int|None=None, # users per task on a cluster (default: about four tasks per worker)
+                       ) -> pd.DataFrame:
+    "Candidate pools of the fold's target users with features and labels, rows ordered by (uid, iid)."
+    uids, tt = np.sort(targets.uid.unique()), target_times(targets)
+    if client is None: return _featured_block(uids, R, n, tt, targets, items)
+    block = block or max(256, -(-len(uids) // (4 * max(1, len(client.scheduler_info()['workers'])))))
+    parts = map_blocks(client, partial(_featured_block, n=n), uids, block, dict(R=R, target_ts=tt, targets=targets, items=items), desc='candidates + features on the cluster')
+    return pd.concat(parts, ignore_index=True)
+
 def run_pass(data:RecData, # the split data
              stage, # 'valid' (train -> valid targets), 'test' (train+valid -> test), or a (history, targets) pair
              emb:np.ndarray|None, # item text vectors
              n:dict, # candidates per source
              fit_kw:dict|None=None, # extra `fit_sources` arguments (mf, cooc, index_kind, use_gpu, ...)
+             client=None, # a distributed.Client for the per-user work (see `featured_candidates`)
             ) -> tuple[pd.DataFrame, Retrievers]:
     "Candidates with features and labels for one fold's target users."
     hist, tgt = data.fold(stage) if isinstance(stage, str) else stage
     R = fit_sources(hist, data.n_users, data.n_items, emb, catalogue=data.catalogue(history=hist), **(fit_kw or {}))
-    uids = np.sort(tgt.uid.unique())
-    cand = generate_candidates(R, uids, n, target_times(tgt).reindex(uids).to_numpy())
-    t0 = time.perf_counter()
-    df = add_features(cand, R, target_times(tgt), data.items)
-    df['label'] = label_candidates(df, tgt, data.n_items)
-    R.seconds['features'] = time.perf_counter() - t0
+    t0 = time.perf_counter(); df = featured_candidates(R, tgt, n, data.items, client)
+    R.seconds['candidates_features'] = time.perf_counter() - t0
     return df, R
+
 
 # %% ../nbs/04_ltr.ipynb #128762f4
 def extra_folds(train:pd.DataFrame, # the train split (uid, iid, rating, ts)

@@ -8,7 +8,7 @@ import warnings
 import numpy as np, pandas as pd, scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 from typing import Callable
-from .data import atomic_write, resolve_device, to_csr, interaction_weights
+from .data import atomic_write, resolve_device, to_csr, interaction_weights, map_blocks
 from .embeddings import build_index, search_unseen
 
 # %% auto #0
@@ -200,9 +200,11 @@ def topk_blocked(score_fn:Callable[[np.ndarray], np.ndarray], # uids -> (len(uid
                  max_cells:int=2**24, # users x items scored per block (memory bound)
                  return_scores:bool=False, # also return the top-k scores
                  allowed:np.ndarray|None=None, # (n_items,) bool: the rankable catalogue (None: every item)
+                 client=None, # a distributed.Client: user blocks ranked on its workers (see `data.map_blocks`); None: here
                 ):
     "Top-`k` lists for `uids` (seen and non-`allowed` items excluded), scoring users in memory-bounded blocks."
     uids, seen = np.asarray(uids, np.int64), sp.csr_matrix(seen); m = seen.shape[1]
+    if client is not None: return _topk_on_cluster(client, score_fn, uids, seen, k, max_cells, return_scores, allowed)
     if (f := getattr(score_fn, 'topk', None)) is not None: return f(uids, seen, k, return_scores, allowed)
     if (g := getattr(score_fn, 'global_scores', None)) is not None:
         return topk_global(g if allowed is None else np.where(allowed, g, -np.inf), uids, seen, k, max_cells, return_scores)
@@ -214,6 +216,21 @@ def topk_blocked(score_fn:Callable[[np.ndarray], np.ndarray], # uids -> (len(uid
         if allowed is not None: S = np.where(allowed, S, -np.inf)
         ids[b:b + bs], val[b:b + bs] = topk_from_scores(S, seen[u], k, return_scores=True)
     return (ids, val) if return_scores else ids
+
+# %% ../nbs/02_mf.ipynb #ba7b3d8e
+def _topk_part(u:np.ndarray, score_fn:Callable=None, seen:sp.csr_matrix=None, k:int=10, max_cells:int=2**24, allowed:np.ndarray|None=None) -> tuple:
+    "One user block of `topk_blocked`, run on a worker."
+    return topk_blocked(score_fn, u, seen, k, max_cells, True, allowed)
+
+def _topk_on_cluster(client, score_fn, uids, seen, k, max_cells, return_scores, allowed):
+    "`topk_blocked` over user blocks on the cluster's workers (about four blocks per worker), concatenated in order."
+    from functools import partial
+    n_workers = max(1, len(client.scheduler_info()['workers'])); block = max(256, -(-len(uids) // (4 * n_workers)))
+    parts = map_blocks(client, partial(_topk_part, k=k, max_cells=max_cells), uids, block, dict(score_fn=score_fn, seen=seen, allowed=allowed))
+    ids = np.concatenate([p[0] for p in parts]) if parts else np.full((0, k), -1, np.int64)
+    val = np.concatenate([p[1] for p in parts]) if parts else np.full((0, k), -np.inf, np.float32)
+    return (ids, val) if return_scores else ids
+
 
 # %% ../nbs/02_mf.ipynb #da60e921
 def topk_global(s:np.ndarray, # (n_items,) scores shared by every user
