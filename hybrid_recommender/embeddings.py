@@ -446,23 +446,27 @@ def search_unseen(index_or_emb, # ItemIndex, faiss.Index or (n_items, d) array
                   queries:np.ndarray, # (n, d) query vectors
                   seen:sp.csr_matrix|None, # (n, n_items): row i = items to exclude for query i (None: exclude nothing)
                   k:int=100, # results per query
-                  batch_size:int=1024, # queries per batch (bounds the over-fetch)
+                  batch_size:int=1024, # queries per FAISS call (a query's result does not depend on it)
                  ) -> tuple[np.ndarray, np.ndarray]: # scores float32 (n, k), item ids int64 (n, k)
-    "`search` without each query's seen items: over-fetch k + max seen per batch, mask, keep the first k."
+    "`search` without each query's seen items: over-fetch k + the query's own seen count (to a power of two), mask, keep the first k."
     q = np.atleast_2d(queries)
     ix = _as_index(index_or_emb)
     if seen is None: return search(ix, q, k)
     seen = sp.csr_matrix(seen)
     if seen.shape[0] != len(q): raise ValueError(f"seen has {seen.shape[0]} rows but there are {len(q)} queries: pass seen_csr[uids] aligned with the queries")
     S, I = np.full((len(q), k), -np.inf, np.float32), np.full((len(q), k), -1, np.int64)
-    for b in range(0, len(q), batch_size):
-        sb = seen[b:b+batch_size]; nb = sb.shape[0]; cnt = np.diff(sb.indptr)
-        s, i = search(ix, q[b:b+batch_size], k + int(cnt.max(initial=0)))
-        bad = np.isin(np.arange(nb)[:, None] * seen.shape[1] + i, np.repeat(np.arange(nb), cnt) * seen.shape[1] + sb.indices) | (i < 0)
-        o = np.argsort(bad, axis=1, kind='stable')[:, :k]
-        keep = ~np.take_along_axis(bad, o, 1)
-        S[b:b+nb] = np.where(keep, np.take_along_axis(s, o, 1), -np.inf); I[b:b+nb] = np.where(keep, np.take_along_axis(i, o, 1), -1)
+    cnt = np.diff(seen.indptr); fetch = 1 << np.ceil(np.log2(k + cnt)).astype(np.int64)        # per query: k + own history, to a power of two
+    for f in np.unique(fetch):
+        rows = np.flatnonzero(fetch == f)
+        for b in range(0, len(rows), batch_size):
+            r = rows[b:b+batch_size]; sb = seen[r]; nb = len(r)
+            s, i = search(ix, q[r], int(f))
+            bad = np.isin(np.arange(nb)[:, None] * seen.shape[1] + i, np.repeat(np.arange(nb), np.diff(sb.indptr)) * seen.shape[1] + sb.indices) | (i < 0)
+            o = np.argsort(bad, axis=1, kind='stable')[:, :k]
+            keep = ~np.take_along_axis(bad, o, 1)
+            S[r] = np.where(keep, np.take_along_axis(s, o, 1), -np.inf); I[r] = np.where(keep, np.take_along_axis(i, o, 1), -1)
     return S, I
+
 
 # %% ../nbs/01_embeddings.ipynb #274303f3
 def save_index(ix:ItemIndex, # a CPU FAISS index from `build_index`
