@@ -882,9 +882,11 @@ def cluster_client(cluster=None, # None: this process only; "local": a LocalClus
     if isinstance(cluster, Client): return cluster
     if cluster == 'local':
         n = n_workers or max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1))
+        env = dict(os.environ)           # Dask's nannies set OMP/OPENBLAS_NUM_THREADS=1 for the workers in *this* process's environment
         try: return Client(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)   # owns its LocalCluster: close() stops it
         except RuntimeError as e: raise RuntimeError("could not start a Dask LocalCluster. In a script, create the Job (or the client) under "
                                                      "`if __name__ == '__main__':` -- Dask starts its workers with multiprocessing's spawn, which re-imports the main module") from e
+        finally: os.environ.clear(); os.environ.update(env)   # else a BLAS loaded later here (scipy's LAPACK) runs on one thread: other EASE bits than in one process
     if isinstance(cluster, str) and '://' in cluster: return Client(cluster, timeout='30s')
     raise ValueError(f"CLUSTER must be None, 'local', a scheduler address such as 'tcp://10.0.0.5:8786', or a distributed.Client; got {cluster!r}")
 
