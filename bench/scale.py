@@ -29,7 +29,11 @@ def _counts(job) -> dict:
     "What each stage processed: rows, users, items, candidates."
     D = job.D; rep = D.report; hist, _ = D.fold('test')
     ts = job.info.get('train_sampling', {}) or {}
-    n_test_cand, n_test_users = len(job.test_cand), int(D.test.uid.nunique())
+    if job.test_cand is not None: n_test_cand = len(job.test_cand)
+    else:                                                   # on a cluster the test pool is a folder of parquet parts: count rows from their footers
+        import pyarrow.parquet as pq
+        n_test_cand = sum(pq.read_metadata(f).num_rows for f in job.store.path('test_candidates_{N}.parquet').glob('part-*.parquet'))
+    n_test_users = int(D.test.uid.nunique())
     pool = n_test_cand / max(n_test_users, 1)
     # candidate rows generated in all passes ~= (users of every training pass + test users) x mean pool size
     gen_rows = (ts.get('users_total', 0) + n_test_users) * pool

@@ -14,7 +14,7 @@ from .mf import fit_mf, topk_blocked, fit_popularity, fit_itemknn, fit_ease, fit
 
 # %% auto #0
 __all__ = ['vector_source', 'score_source', 'asof_source', 'Retrievers', 'fit_sources', 'union_candidates', 'generate_candidates',
-           'rrf_scores', 'pool_recall', 'recall_curve', 'allocate_budget']
+           'rrf_scores', 'pool_recall', 'merge_recall', 'recall_curve', 'allocate_budget']
 
 # %% ../nbs/03_candidates.ipynb #935aefb3
 def vector_source(index_or_emb, # ItemIndex / faiss index / (n_items, d) array of item vectors
@@ -177,6 +177,14 @@ def pool_recall(cand:pd.DataFrame, # union_candidates() rows
     rows = [{'source': s, 'recall': rec(hits[hits[f'{s}_rank'].notna()]), 'pool_size': cand[f'{s}_rank'].notna().sum() / max(users, 1)} for s in srcs]
     rows.append({'source': 'union', 'recall': rec(hits), 'pool_size': len(cand) / max(users, 1)})
     return pd.DataFrame(rows)
+
+# %% ../nbs/03_candidates.ipynb #245db356
+def merge_recall(parts:list, # (pool_recall() of a block, that block's number of target users) pairs
+                ) -> pd.DataFrame:
+    "`pool_recall` of a whole fold from the `pool_recall` of its user blocks (user-weighted means)."
+    w = np.array([n for _, n in parts], np.float64); out = parts[0][0][['source']].copy()
+    for c in ('recall', 'pool_size'): out[c] = sum(df[c].to_numpy() * n for df, n in parts) / max(w.sum(), 1.0)
+    return out
 
 # %% ../nbs/03_candidates.ipynb #fee61864
 def _recall_at(cand, tpu, tkeys, n_items, n:dict) -> tuple[float, float]:

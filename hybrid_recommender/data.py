@@ -12,10 +12,10 @@ import numpy as np, pandas as pd, scipy.sparse as sp
 # %% auto #0
 __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'LEGACY_REVIEW_COLS', 'LEGACY_ITEM_COLS',
            'AMAZON2023_CUTS', 'HF_REPO', 'HF_REVIEW_COUNTS', 'OFFLINE_MSG', 'log', 'progress_bar', 'default_out_dir',
-           'shared_data_dir', 'atomic_write', 'fingerprint', 'file_digest', 'ArtifactStore', 'cached',
-           'gpu_device_present', 'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table', 'from_legacy',
-           'load_dataset_dir', 'read_movielens', 'clean_reviews', 'kcore', 'user_hash', 'sample_users', 'item_text',
-           'split_last_out', 'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items',
+           'shared_data_dir', 'atomic_write', 'atomic_dir', 'fingerprint', 'file_digest', 'path_size', 'ArtifactStore',
+           'cached', 'gpu_device_present', 'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table',
+           'from_legacy', 'load_dataset_dir', 'read_movielens', 'clean_reviews', 'kcore', 'user_hash', 'sample_users',
+           'item_text', 'split_last_out', 'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items',
            'leak_signature', 'recency_rank', 'interaction_weights', 'last_items', 'target_times', 'check_hub',
            'stream_sample', 'stream_meta', 'load_hf', 'load_data', 'cluster_client', 'map_blocks']
 
@@ -65,6 +65,13 @@ def _umask() -> int:
     "The process umask (read by setting and restoring it)."
     m = os.umask(0o022); os.umask(m); return m
 
+def _no_space(e:OSError, path:Path, done:int):
+    "Re-raise a full-disk error while writing `path` with how much was written, how much is free and what to do; other errors unchanged."
+    if e.errno != errno.ENOSPC: raise e
+    raise OSError(errno.ENOSPC, f"no space left on the device of {path.parent} while writing {path.name} ({done / 2**20:.1f} MB written, "
+                  f"{shutil.disk_usage(path.parent).free / 2**20:.1f} MB free): free at least that much, or point OUT_DIR at a larger disk. "
+                  "Nothing half-written was kept; a rerun resumes from the artifacts already complete.") from None
+
 @contextlib.contextmanager
 def atomic_write(path:str|Path, # final destination
                 ):
@@ -73,16 +80,28 @@ def atomic_write(path:str|Path, # final destination
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent); os.close(fd)
     try:
         try: yield Path(tmp)
-        except OSError as e:
-            if e.errno != errno.ENOSPC: raise
-            done = os.path.getsize(tmp) if os.path.exists(tmp) else 0
-            raise OSError(errno.ENOSPC, f"no space left on the device of {path.parent} while writing {path.name} ({done / 2**20:.1f} MB written, "
-                          f"{shutil.disk_usage(path.parent).free / 2**20:.1f} MB free): free at least that much, or point OUT_DIR at a larger disk. "
-                          "Nothing half-written was kept; a rerun resumes from the artifacts already complete.") from None
+        except OSError as e: _no_space(e, path, os.path.getsize(tmp) if os.path.exists(tmp) else 0)
         os.chmod(tmp, 0o666 & ~_umask())             # mkstemp makes 0600: give the file the mode any other new file would get
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
+
+@contextlib.contextmanager
+def atomic_dir(path:str|Path, # final folder (a file or folder already there is replaced)
+              ):
+    "Context manager yielding a temp folder beside `path` to fill (e.g. with parquet parts from Dask workers); it replaces `path` only on success."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)); old = tmp.with_suffix('.old')
+    try:
+        try: yield tmp
+        except OSError as e: _no_space(e, path, path_size(tmp))
+        os.chmod(tmp, 0o777 & ~_umask())
+        if path.is_dir(): os.replace(path, old)                  # a folder cannot be renamed onto another: move the old one aside first
+        elif path.exists(): path.unlink()
+        os.replace(tmp, path)
+    finally:
+        for d in (tmp, old): shutil.rmtree(d, ignore_errors=True)
+
 
 # %% ../nbs/00_data.ipynb #0d2543ef
 def fingerprint(obj) -> str:
@@ -90,18 +109,25 @@ def fingerprint(obj) -> str:
     return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 # %% ../nbs/00_data.ipynb #c1a7b67d
-def file_digest(p:Path, # a file
+def file_digest(p:Path, # a file, or a folder (its files' relative names and contents, in sorted order)
                 chunk:int=2**22, # bytes read at a time
                ) -> str:
-    "BLAKE2b-128 of the file's content (about 1 GB/s: cheap next to the stage that made it)."
-    h = hashlib.blake2b(digest_size=16)
-    with open(p, 'rb') as f:
-        while b := f.read(chunk): h.update(b)
+    "BLAKE2b-128 of the file's content, or of a folder's files (about 1 GB/s: cheap next to the stage that made it)."
+    h, p = hashlib.blake2b(digest_size=16), Path(p)
+    for f in sorted(q for q in p.rglob('*') if q.is_file()) if p.is_dir() else [p]:
+        if f != p: h.update(str(f.relative_to(p)).encode() + b'\0')       # a single file hashes as before: its cached fingerprints stay valid
+        with open(f, 'rb') as fh:
+            while b := fh.read(chunk): h.update(b)
     return h.hexdigest()
+
+def path_size(p:Path) -> int:
+    "Bytes of a file, or of every file in a folder."
+    p = Path(p); return sum(q.stat().st_size for q in p.rglob('*') if q.is_file()) if p.is_dir() else p.stat().st_size
+
 
 # %% ../nbs/00_data.ipynb #7aca2461
 class ArtifactStore:
-    "Artifacts named `<template with {N}>` in `out_dir`, written atomically, each with a parameter fingerprint."
+    "Artifacts (files, or folders of parquet parts) named `<template with {N}>` in `out_dir`, written atomically, each with a parameter fingerprint."
     def __init__(self, out_dir:str|Path|None=None, # where artifacts live (see `default_out_dir`)
                  scale_n:int|str='custom', # fills `{N}` in artifact names
                 ):
@@ -115,14 +141,14 @@ class ArtifactStore:
         try: rec = json.loads(f.read_text())
         except ValueError: return False                                   # a damaged fingerprint: recompute
         if rec.get('fp') != fp: return False
-        if (rec.get('size'), rec.get('digest')) != (p.stat().st_size, file_digest(p)):
+        if (rec.get('size'), rec.get('digest')) != (path_size(p), file_digest(p)):
             warnings.warn(f"cached artifact {p} is damaged or was replaced (size/content differ from when it was written): recomputing it")
             return False
         return True
     def mark(self, tmpl:str, fp:str):
         "Record that the artifact now on disk was made with `fp`, with its size and content hash."
         p = self.path(tmpl)
-        with atomic_write(self._fp(tmpl)) as t: t.write_text(json.dumps({'fp': fp, 'time': time.time(), 'size': p.stat().st_size, 'digest': file_digest(p)}))
+        with atomic_write(self._fp(tmpl)) as t: t.write_text(json.dumps({'fp': fp, 'time': time.time(), 'size': path_size(p), 'digest': file_digest(p)}))
     def __repr__(self): return f'ArtifactStore({self.dir}, N={self.scale_n})'
 
 # %% ../nbs/00_data.ipynb #9bd4e2dd

@@ -9,16 +9,18 @@ from importlib.util import find_spec
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
-from .data import atomic_write, resolve_device, interaction_weights, last_items, progress_bar, gpu_device_present
+from functools import partial
+from .data import atomic_write, resolve_device, interaction_weights, last_items, progress_bar, gpu_device_present, map_blocks
 try: import faiss
 except ImportError: faiss = None   # exact numpy search is the fallback
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'l2_normalize', 'default_model_path', 'model_id', 'load_encoder', 'encode_texts', 'tfidf_svd_embed',
            'text_keys', 'EmbeddingCache', 'onnx_cache_dir', 'onnx_supported', 'export_onnx_int8', 'OnnxEncoder',
-           'resolve_backend', 'st_embed', 'embed_texts', 'item_texts', 'embed_items', 'save_item_embeddings',
-           'load_item_embeddings', 'faiss_gpu_available', 'ItemIndex', 'build_index', 'search', 'search_unseen',
-           'save_index', 'load_index', 'user_profiles', 'last_item_vectors', 'text_fit_fn', 'recall_at_k']
+           'resolve_backend', 'encode_on_cluster', 'st_embed', 'embed_texts', 'item_texts', 'embed_items',
+           'save_item_embeddings', 'load_item_embeddings', 'faiss_gpu_available', 'ItemIndex', 'build_index', 'search',
+           'search_unseen', 'save_index', 'load_index', 'user_profiles', 'last_item_vectors', 'text_fit_fn',
+           'recall_at_k']
 
 # %% ../nbs/01_embeddings.ipynb #95a50669
 def l2_normalize(x:np.ndarray, # (n, d) row vectors
@@ -252,6 +254,34 @@ def _maybe_gpu(device) -> bool:
 
 
 # %% ../nbs/01_embeddings.ipynb #e4a339ff
+_ENCODERS = {}   # encoders loaded in this process by cluster tasks, by spec: each worker loads its model once
+
+def _worker_threads() -> int|None:
+    "Threads of the Dask worker running this task (None outside a worker)."
+    try:
+        from distributed import get_worker; return get_worker().state.nthreads
+    except (ImportError, ValueError): return None
+
+def _encode_chunk(b:np.ndarray, # one chunk of texts
+                  spec:tuple=(), # (backend, model, device, max_seq_length)
+                  bs:int=64) -> np.ndarray:
+    "Encode one chunk in a worker process, loading (or exporting) the encoder of `spec` on the first chunk only."
+    if spec not in _ENCODERS:
+        kind, model, dev, msl = spec
+        _ENCODERS[spec] = OnnxEncoder(export_onnx_int8(model), msl, _worker_threads()) if kind == 'onnx-int8' else load_encoder(model, dev, msl, _worker_threads())
+    return np.asarray(_ENCODERS[spec].encode(list(b), batch_size=bs, convert_to_numpy=True, show_progress_bar=False), np.float32)
+
+def encode_on_cluster(texts:np.ndarray, # texts to embed (non-empty strings)
+                      spec:tuple, # (backend 'onnx-int8' or 'st', model, device, max_seq_length)
+                      client, # a distributed.Client
+                      batch_size:int|None=None, # None: 64 on CPU, 512 on cuda
+                      show_progress:bool=False, # progress bar over the chunks
+                     ) -> np.ndarray: # float32 (n, d)
+    "`encode_texts` with its chunks on the workers: the same chunks, hence the same batches and padding."
+    bs = batch_size or (512 if str(spec[2]).startswith('cuda') else 64)
+    parts = map_blocks(client, partial(_encode_chunk, spec=spec, bs=bs), np.asarray(texts, object), bs * 4, desc='embedding item texts on the cluster' if show_progress else None)
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
 def st_embed(texts:list[str], # one text per row ('' = no text: zero row)
              model:str|None=None, # None: packaged all-MiniLM-L6-v2
              device:str='auto', # 'auto', 'cuda' or 'cpu'
@@ -262,6 +292,7 @@ def st_embed(texts:list[str], # one text per row ('' = no text: zero row)
              show_progress:bool=False, # tqdm bar while encoding
              n_threads:int|None=None, # torch CPU threads when loading the model here
              int8:bool=False, # the int8 ONNX encoder on CPU (`OnnxEncoder`) instead of torch
+             client=None, # a distributed.Client: the texts to encode go to its workers in chunks (`encode_on_cluster`)
             ) -> np.ndarray: # float32 (n, d)
     "Sentence-transformer vectors; each distinct non-empty text is encoded once, and only when not cached."
     t = pd.Series(list(texts), dtype=object).fillna('').astype(str).to_numpy()
@@ -275,8 +306,11 @@ def st_embed(texts:list[str], # one text per row ('' = no text: zero row)
     got, hit = cache.get(keys) if cache is not None else (None, np.zeros(len(uniq), bool))
     new = None
     if (~hit).any() or got is None:
-        enc = encoder if encoder is not None else OnnxEncoder(export_onnx_int8(model), msl, n_threads) if int8 else load_encoder(model, dev, msl, n_threads)
-        new = encode_texts(uniq[~hit].tolist(), enc, batch_size, show_progress)
+        if client is not None and encoder is None and (~hit).any():
+            new = encode_on_cluster(uniq[~hit], ('onnx-int8' if int8 else 'st', model, dev, msl), client, batch_size, show_progress)
+        else:
+            enc = encoder if encoder is not None else OnnxEncoder(export_onnx_int8(model), msl, n_threads) if int8 else load_encoder(model, dev, msl, n_threads)
+            new = encode_texts(uniq[~hit].tolist(), enc, batch_size, show_progress)
         if cache is not None: cache.put(keys[~hit], new)
     U = np.zeros((len(uniq), (got if got is not None else new).shape[1]), np.float32)
     if got is not None: U[hit] = got
@@ -297,11 +331,12 @@ def embed_texts(texts:list[str], # one text per row ('' = no text: zero row)
                 show_progress:bool=False, # progress bar (st)
                 encoder=None, # an already loaded SentenceTransformer (st)
                 n_threads:int|None=None, # st: torch CPU threads (None: torch's default)
+                client=None, # a distributed.Client: encode on its workers (st / onnx-int8)
                ) -> np.ndarray: # float32 (n, d), raw (not normalised)
     "Raw item-text vectors from the sentence-transformer (cached) or the TF-IDF + SVD fallback."
     b = resolve_backend(backend, model, device) if encoder is None or backend == 'tfidf' else 'st'
     if b == 'tfidf': return tfidf_svd_embed(texts, dim, seed)
-    return st_embed(texts, model, device, batch_size, max_seq_length, cache_dir, encoder, show_progress, n_threads, int8=b == 'onnx-int8')
+    return st_embed(texts, model, device, batch_size, max_seq_length, cache_dir, encoder, show_progress, n_threads, int8=b == 'onnx-int8', client=client)
 
 # %% ../nbs/01_embeddings.ipynb #aef40e4f
 def item_texts(items:pd.DataFrame, # RecData.items: iid, text, has_text

@@ -9,15 +9,16 @@ from pathlib import Path
 from functools import partial
 import numpy as np, pandas as pd
 from fastcore.basics import patch
-from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write, target_times, cached
+from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write, atomic_dir, target_times, cached
 from .data import cluster_client, log, progress_bar, file_digest, add_cold_items, leak_signature, stream_meta, read_table, HF_REPO, HF_REVIEW_COUNTS, SYNTHETIC_SHAPES
 from .embeddings import embed_items, save_item_embeddings, load_item_embeddings, build_index, save_index, resolve_backend, text_fit_fn
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
 from .mf import fit_recent_popularity, fit_newest
-from .candidates import fit_sources, generate_candidates, allocate_budget, pool_recall, recall_curve, rrf_scores
+from .candidates import fit_sources, generate_candidates, allocate_budget, pool_recall, merge_recall, recall_curve, rrf_scores
 from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank, predict_scores, featured_candidates
+from .ltr import training_block, merge_training, write_pool_block, rerank_pool
 from .ltr import train_reranker, tune_reranker, save_reranker, importance, choose_ranker
-from .eval import POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_test, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
+from .eval import tuning_users, POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_test, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
 
 # %% auto #0
@@ -25,7 +26,7 @@ __all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STA
            'SERVED_ARTIFACTS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
-CODE_VERSION = 12   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
+CODE_VERSION = 13   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
 JOB_DEFAULTS = dict(
     SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, SYNTHETIC_SHAPE='default', COLD_ITEMS=None, OUT_DIR=None, SEED=42, K=10,
     SPLIT='last_out', K_CORE=5, UNDATED='random',
@@ -187,7 +188,7 @@ def cluster_info(self:Job) -> dict|None:
     "Scheduler address and worker count of the client this job used (None: single process)."
     c = self.__dict__.get('_client')
     if c is None or c.status != 'running': return getattr(self, '_cluster_info', None)
-    self._cluster_info = {'address': c.scheduler_info()['address'], 'workers': len(c.scheduler_info()['workers']), 'stages': ['candidates: test pass and extra cut-offs', 'evaluate: baselines']}
+    self._cluster_info = {'address': c.scheduler_info()['address'], 'workers': len(c.scheduler_info()['workers']), 'stages': ['embeddings: item texts (st / onnx-int8)', 'candidates: every pass, pools reduced per user block', 'evaluate: the test pool reranked part by part, the baselines']}
     return self._cluster_info
 
 @patch
@@ -252,7 +253,8 @@ def embeddings(self:Job) -> np.ndarray:
             b = resolve_backend(P['EMB_BACKEND'], P['EMB_MODEL'], 'cpu' if P['USE_GPU'] is False else 'auto')
             self.devices['embeddings'] = resolve_device(P['USE_GPU'], 'torch') if b == 'st' else 'cpu'
             e = embed_items(self.D.items, normalize=False, show_progress=True, backend=P['EMB_BACKEND'], model=P['EMB_MODEL'], batch_size=P['EMB_BATCH'],
-                            max_seq_length=P['EMB_MAX_SEQ'], device=self.devices['embeddings'], cache_dir=self.store.dir/'emb_cache')
+                            max_seq_length=P['EMB_MAX_SEQ'], device=self.devices['embeddings'], cache_dir=self.store.dir/'emb_cache',
+                            client=self.client if b != 'tfidf' else None)   # on a cluster: text chunks encoded on the workers
             save_item_embeddings(self.store, e); self.store.mark('item_emb_norm_{N}.npy', fp)
             self.emb = load_item_embeddings(self.store)
         if P['ANN'] == 'hnsw':
@@ -315,40 +317,53 @@ def candidates(self:Job) -> pd.DataFrame:
         if all(self.store.is_fresh(a, fp) for a in ('test_candidates_{N}.parquet', 'meta_enhanced_scale_{N}.parquet', 'guard_candidates_{N}.parquet')):
             self.train_set = pd.read_parquet(self.store.path('meta_enhanced_scale_{N}.parquet'))
             self.guard_set = pd.read_parquet(self.store.path('guard_candidates_{N}.parquet')); self._loaded.add('candidates')
-            self.test_cand = pd.read_parquet(self.store.path('test_candidates_{N}.parquet'))
-            self.info.update(json.loads(self.store.path('candidates_{N}.json').read_text()))
-            return self.test_cand
+            self.info.update(json.loads(self.store.path('candidates_{N}.json').read_text())); self.test_cand = None
+            return self._test_pool()
         h, t = D.fold('valid')
         log(f'candidates: valid pass ({t.uid.nunique()} users): fitting the sources on train'); Rv = fit_sources(h, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('valid'), **self._fit_kw())
-        cv = generate_candidates(Rv, np.sort(t.uid.unique()), caps, target_times(t).sort_index().to_numpy())
-        n = allocate_budget(cv, t, D.n_items, P['POOL_BUDGET'], n_max=caps)[0] if P['POOL_BUDGET'] else caps
-        curve = recall_curve(cv, t, D.n_items, sizes=tuple(s for s in (10, 25, 50, 100, 200, 300) if s <= max(caps.values())))
-        keep = np.zeros(len(cv), bool)
-        for s, k in n.items(): keep |= cv[f'{s}_rank'].to_numpy() <= k
-        cv = cv[keep].reset_index(drop=True); recall_valid = pool_recall(cv, t, D.n_items).to_dict('records')
-        va = add_features(cv, Rv, target_times(t), D.items, copy=False); va['label'] = label_candidates(va, t, D.n_items); rv_sec = Rv.seconds; del cv, Rv   # pools are the memory peak: keep one
-        gu = self._guard_users(t.uid.unique()); guard = [va[va.uid.isin(gu)]]
-        parts = [sample_training(va, P['N_HARD'], P['N_RANDOM'], P['SEED'])]; del va
+        su = tuning_users(D, P['TUNE_USERS'], P['SEED']); ts = t if su is None else t[t.uid.isin(su)]   # pool sizing reads the same user sample as baseline tuning
+        cs = generate_candidates(Rv, np.sort(ts.uid.unique()), caps, target_times(ts).sort_index().to_numpy())
+        n = allocate_budget(cs, ts, D.n_items, P['POOL_BUDGET'], n_max=caps)[0] if P['POOL_BUDGET'] else caps
+        curve = recall_curve(cs, ts, D.n_items, sizes=tuple(s for s in (10, 25, 50, 100, 200, 300) if s <= max(caps.values()))); del cs
+        gu = self._guard_users(t.uid.unique())
+        keep = lambda s: partial(training_block, n_items=D.n_items, guard=gu, n_hard=P['N_HARD'], n_random=P['N_RANDOM'], seed=s)   # per user block: only the sample leaves it
+        tr, ti, g, rc = merge_training(featured_candidates(Rv, t, n, D.items, self.client, then=keep(P['SEED'])))
+        parts, guard, recall_valid, rv_sec = [(tr, ti)], [g], rc.to_dict('records'), Rv.seconds; del Rv
         for j, (hx, tx) in enumerate(extra_folds(D.train, self._n_extra())):
             log(f'candidates: extra training cut-off {j + 1} ({tx.uid.nunique()} users)'); Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, catalogue=D.catalogue(history=hx), **self._fit_kw())
-            cx = featured_candidates(Rx, tx, n, D.items, self.client); guard.append(cx[cx.uid.isin(gu)])
-            parts.append(sample_training(cx, P['N_HARD'], P['N_RANDOM'], P['SEED'] + j + 1)); del cx, Rx
+            tr, ti, g, _ = merge_training(featured_candidates(Rx, tx, n, D.items, self.client, then=keep(P['SEED'] + j + 1)))
+            parts.append((tr, ti)); guard.append(g); del Rx
         for j, p in enumerate([p for p, _ in parts] + guard): p.insert(0, 'qid', np.int64(j % len(parts)) * D.n_users + p.uid.to_numpy())
         self.guard_set = pd.concat(guard, ignore_index=True)
         self.train_set = _cap_queries(pd.concat([p for p, _ in parts], ignore_index=True), P['MAX_TRAIN_ROWS'], P['SEED'])
         tinfo = {'passes': len(parts), **{k: sum(i[k] for _, i in parts) for k in parts[0][1]}}
         ht, tt = D.fold('test')
         log(f'candidates: test pass ({tt.uid.nunique()} users): sources on train + valid'); Rt = fit_sources(ht, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('test'), **self._fit_kw(self.factors))
-        te = featured_candidates(Rt, tt, n, D.items, self.client)                  # per user block: on the cluster's workers when CLUSTER is set
+        if self.client is None:
+            te = featured_candidates(Rt, tt, n, D.items); recall_test = pool_recall(te, tt, D.n_items)
+            with atomic_write(self.store.path('test_candidates_{N}.parquet')) as f: te.to_parquet(f, index=False)
+        else:                                                                       # on a cluster the test pool stays on disk in parts, written by the workers
+            with atomic_dir(self.store.path('test_candidates_{N}.parquet')) as d:
+                r = featured_candidates(Rt, tt, n, D.items, self.client, then=partial(write_pool_block, out=str(d), n_items=D.n_items))
+            te, recall_test = None, merge_recall([x['recall'] for x in r])
         self.test_cand = te
         self.info.update({'n_per_source': n, 'train_sampling': tinfo, 'recall_valid': recall_valid,
-                          'recall_test': pool_recall(te, tt, D.n_items).to_dict('records'), 'curve': curve.to_dict('records'),
+                          'recall_test': recall_test.to_dict('records'), 'curve': curve.to_dict('records'),
                           'retriever_seconds': {'valid': rv_sec, 'test': Rt.seconds}})
         with atomic_write(self.store.path('meta_enhanced_scale_{N}.parquet')) as f: self.train_set.to_parquet(f, index=False)
-        with atomic_write(self.store.path('test_candidates_{N}.parquet')) as f: te.to_parquet(f, index=False)
         with atomic_write(self.store.path('guard_candidates_{N}.parquet')) as f: self.guard_set.to_parquet(f, index=False)
         with atomic_write(self.store.path('candidates_{N}.json')) as f: f.write_text(json.dumps({k: self.info[k] for k in ['n_per_source', 'train_sampling', 'recall_valid', 'recall_test', 'curve', 'retriever_seconds']}, default=float))
         for a in ('meta_enhanced_scale_{N}.parquet', 'test_candidates_{N}.parquet', 'guard_candidates_{N}.parquet'): self.store.mark(a, fp)
+    return self._test_pool()
+
+@patch
+def _test_pool(self:Job):
+    "The featured test pool: a DataFrame when it was made in one process; on a cluster (a folder of parts) a lazy dask.dataframe over its parts."
+    p = self.store.path('test_candidates_{N}.parquet')
+    if p.is_dir():
+        self.test_cand = None; import dask.dataframe as dd
+        return dd.read_parquet(str(p))
+    if getattr(self, 'test_cand', None) is None: self.test_cand = pd.read_parquet(p)
     return self.test_cand
 
 # %% ../nbs/07_job.ipynb #c974206f
@@ -426,9 +441,10 @@ def evaluate(self:Job) -> pd.DataFrame:
         if st.is_fresh('evaluation_{N}.npz', fp) and all(st.is_fresh(a, fp) for a in EVAL_ARTIFACTS):
             self._load_evaluation(); self._loaded.add('evaluate')
         else:
-            recs, scored = rerank(self.model, self.test_cand, uids, K, self.info['ltr'].get('guard'))
-            self.results = {'Hybrid (reranked)': recs}
-            self.results['Union (RRF, no rerank)'] = recs_from_frame(rrf_scores(self.test_cand), uids, K)
+            if self.test_cand is None:                                              # a pool in parts (made on a cluster): scored part by part where it is read
+                recs, rrf, scored = rerank_pool(self.model, st.path('test_candidates_{N}.parquet'), uids, K, self.info['ltr'].get('guard'), self.client)
+            else: recs, scored = rerank(self.model, self.test_cand, uids, K, self.info['ltr'].get('guard')); rrf = recs_from_frame(rrf_scores(self.test_cand), uids, K)
+            self.results = {'Hybrid (reranked)': recs, 'Union (RRF, no rerank)': rrf}
             base = self._baselines()
             for m, b in base.items():
                 if not np.array_equal(b['uids'], uids): raise RuntimeError('baseline users differ from the test users: delete baselines_{N}.npz and rerun')

@@ -9,14 +9,15 @@ from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar, map_blocks
-from .mf import recs_from_frame, _pos_in_run
-from .candidates import rrf_scores
+from .mf import recs_from_frame, recs_to_frame, _pos_in_run
+from .candidates import rrf_scores, pool_recall, merge_recall
 from .candidates import Retrievers, fit_sources, generate_candidates
 
 # %% auto #0
 __all__ = ['LGBM_DEFAULTS', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix', 'add_features', 'feature_columns',
-           'label_candidates', 'sample_training', 'train_reranker', 'importance', 'tune_reranker', 'save_reranker',
-           'load_booster', 'featured_candidates', 'run_pass', 'extra_folds', 'predict_scores', 'rerank', 'query_ndcg',
+           'label_candidates', 'row_uniform', 'sample_training', 'train_reranker', 'importance', 'tune_reranker',
+           'save_reranker', 'load_booster', 'cluster_block', 'featured_candidates', 'run_pass', 'training_block',
+           'merge_training', 'write_pool_block', 'extra_folds', 'predict_scores', 'rerank', 'rerank_pool', 'query_ndcg',
            'guard_scores', 'choose_ranker']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
@@ -130,21 +131,32 @@ def label_candidates(cand:pd.DataFrame, # candidate rows (uid, iid, ...)
     return np.isin(cand.uid.to_numpy(np.int64) * n_items + cand.iid.to_numpy(np.int64), tk).astype(np.int8)
 
 # %% ../nbs/04_ltr.ipynb #d4def9d9
+def row_uniform(seed:int, # stream (one per use)
+                u:np.ndarray, # user ids
+                i:np.ndarray, # item ids
+               ) -> np.ndarray:
+    "A uniform [0, 1) number per (seed, user, item) — the same wherever the row is processed (whole fold, one block, a Dask worker)."
+    with np.errstate(over='ignore'):                                          # splitmix64 of the pair: wrapping uint64 arithmetic is the point
+        x = np.asarray(u, np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.asarray(i, np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(seed % 2**64)
+        for sh, m in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)): x = (x ^ (x >> np.uint64(sh))) * np.uint64(m)
+    return ((x ^ (x >> np.uint64(31))) >> np.uint64(11)).astype(np.float64) / 2.0**53
+
 def sample_training(df:pd.DataFrame, # featured candidate rows with `label`
                     n_hard:int=0, # best-ranked non-targets kept per positive
                     n_random:int=50, # random non-targets kept per positive
                     seed:int=0) -> tuple[pd.DataFrame, dict]:
     "Positives + `n_hard` best-ranked and `n_random` random non-targets *per positive* for users with a positive in their pool; grouped by uid, shuffled within."
-    lab, u, rng = df.label.to_numpy(), df.uid.to_numpy(np.int64), np.random.default_rng(seed)
+    lab, u, it = df.label.to_numpy(), df.uid.to_numpy(np.int64), df.iid.to_numpy(np.int64)
+    key = lambda salt, i: row_uniform(3 * seed + salt, u[i], it[i])           # per row, not per call: any block of users samples the same rows
     npos = np.bincount(u, lab == 1)[u] if len(u) else np.zeros(0)
     keep, cand = (lab == 1), (lab == 0) & (npos > 0)
     if n_hard:                                                                  # per user, non-targets by their best rank in any source
         best = df[[c for c in df.columns if c.endswith('_rank')]].min(axis=1).fillna(np.inf).to_numpy()
-        i = np.flatnonzero(cand); o = i[np.lexsort((rng.random(len(i)), best[i], u[i]))]
+        i = np.flatnonzero(cand); o = i[np.lexsort((key(0, i), best[i], u[i]))]
         h = o[_pos_in_run(u[o]) < n_hard * npos[o]]; keep[h] = True; cand[h] = False
-    i = np.flatnonzero(cand); o = i[np.lexsort((rng.random(len(i)), u[i]))]    # the rest, in random order per user
+    i = np.flatnonzero(cand); o = i[np.lexsort((key(1, i), u[i]))]                 # the rest, in random order per user
     keep[o[_pos_in_run(u[o]) < n_random * npos[o]]] = True
-    i = np.flatnonzero(keep); out = df.iloc[i[np.lexsort((rng.random(len(i)), u[i]))]].reset_index(drop=True)   # grouped by user, shuffled within
+    i = np.flatnonzero(keep); out = df.iloc[i[np.lexsort((key(2, i), u[i]))]].reset_index(drop=True)   # grouped by user, shuffled within
     n_users, n_pos_users = len(np.unique(u)), len(np.unique(u[lab == 1]))
     info = {'users_total': n_users, 'users_with_positive': n_pos_users, 'users_dropped_no_positive': n_users - n_pos_users,
             'rows': len(out), 'positives': int(out.label.sum())}
@@ -245,26 +257,34 @@ def load_booster(path:str|Path):
 
 # %% ../nbs/04_ltr.ipynb #bb8f6384
 def _featured_block(u:np.ndarray, # users of this block (sorted)
-                    R:Retrievers=None, n:dict=None, target_ts:pd.Series=None, targets:pd.DataFrame=None, items:pd.DataFrame=None,
-                   ) -> pd.DataFrame:
-    "Candidates of the users `u` with every feature and their labels (one block of `featured_candidates`)."
+                    R:Retrievers=None, n:dict=None, target_ts:pd.Series=None, targets:pd.DataFrame=None, items:pd.DataFrame=None, then=None,
+                   ):
+    "Candidates of the users `u` with every feature and their labels (one block of `featured_candidates`), or `then(rows, block targets)`."
     df = add_features(generate_candidates(R, u, n, target_ts.reindex(u).to_numpy(np.float64)), R, target_ts, items, copy=False)
-    df['label'] = label_candidates(df, targets[targets.uid.isin(u)], R.n_items)
-    return df
+    tg = targets[targets.uid.isin(u)]; df['label'] = label_candidates(df, tg, R.n_items)
+    return df if then is None else then(df, tg)
+
+def cluster_block(n:int, # users to process
+                  client, # a distributed.Client
+                  most:int=2048, # users per task at most (bounds a worker's memory: a block's pool is ~300 rows per user)
+                 ) -> int:
+    "Users per task on a cluster: about four tasks per worker, at least 256 and at most `most` users."
+    return int(min(most, max(256, -(-n // (4 * max(1, len(client.scheduler_info()['workers'])))))))
 
 def featured_candidates(R:Retrievers, # sources fitted on the fold's history
                         targets:pd.DataFrame, # the fold's targets (uid, iid, ts): whose pools, as of when, and the labels
                         n:dict, # candidates per source
                         items:pd.DataFrame, # RecData.items
                         client=None, # a distributed.Client: user blocks on its workers (`data.map_blocks`); None: here, in one block
-                        block:int|None=None, # users per task on a cluster (default: about four tasks per worker)
-                       ) -> pd.DataFrame:
-    "Candidate pools of the fold's target users with features and labels, rows ordered by (uid, iid)."
+                        block:int|None=None, # users per task on a cluster (default: `cluster_block`)
+                        then=None, # then(rows, block's targets) -> what to keep of a block, run where the block is made
+                       ) -> pd.DataFrame|list:
+    "Candidate pools of the fold's target users with features and labels, rows ordered by (uid, iid); with `then`, the list of its results per user block."
     uids, tt = np.sort(targets.uid.unique()), target_times(targets)
-    if client is None: return _featured_block(uids, R, n, tt, targets, items)
-    block = block or max(256, -(-len(uids) // (4 * max(1, len(client.scheduler_info()['workers'])))))
-    parts = map_blocks(client, partial(_featured_block, n=n), uids, block, dict(R=R, target_ts=tt, targets=targets, items=items), desc='candidates + features on the cluster')
-    return pd.concat(parts, ignore_index=True)
+    if client is None: r = _featured_block(uids, R, n, tt, targets, items, then); return r if then is None else [r]
+    parts = map_blocks(client, partial(_featured_block, n=n, then=then), uids, block or cluster_block(len(uids), client),
+                       dict(R=R, target_ts=tt, targets=targets, items=items), desc='candidates + features on the cluster')
+    return parts if then is not None else pd.concat(parts, ignore_index=True)
 
 def run_pass(data:RecData, # the split data
              stage, # 'valid' (train -> valid targets), 'test' (train+valid -> test), or a (history, targets) pair
@@ -280,6 +300,33 @@ def run_pass(data:RecData, # the split data
     R.seconds['candidates_features'] = time.perf_counter() - t0
     return df, R
 
+
+# %% ../nbs/04_ltr.ipynb #c4d2d2d0
+def training_block(df:pd.DataFrame, # one block's featured, labelled candidates
+                   tg:pd.DataFrame, # that block's targets (uid, iid)
+                   n_items:int, # catalogue size
+                   guard:np.ndarray, # users held out of training for the guard
+                   n_hard:int=0, n_random:int=50, seed:int=0, # `sample_training` arguments
+                  ) -> dict:
+    "What a training pass keeps of a user block: its training sample (+ info), the guard users' whole pools, its pool recall."
+    tr, info = sample_training(df, n_hard, n_random, seed)
+    return {'train': tr, 'info': info, 'guard': df[df.uid.isin(guard)].reset_index(drop=True), 'recall': (pool_recall(df, tg, n_items), tg.uid.nunique())}
+
+def merge_training(parts:list[dict], # `training_block` results, in block order
+                  ) -> tuple[pd.DataFrame, dict, pd.DataFrame, pd.DataFrame]:
+    "(training sample, sampling info, guard rows, pool recall) of the whole pass from its blocks."
+    cat = lambda k: pd.concat([p[k] for p in parts], ignore_index=True)
+    return cat('train'), {k: sum(p['info'][k] for p in parts) for k in parts[0]['info']}, cat('guard'), merge_recall([p['recall'] for p in parts])
+
+# %% ../nbs/04_ltr.ipynb #139ba508
+def write_pool_block(df:pd.DataFrame, # one block's featured, labelled candidates
+                     tg:pd.DataFrame, # that block's targets
+                     out:str, # the pool's folder (visible to every worker: on several machines, a shared filesystem)
+                     n_items:int, # catalogue size
+                    ) -> dict:
+    "Write a block's pool as `out/part-<first uid>.parquet` where it was made; return its recall and size."
+    if len(df): df.to_parquet(Path(out)/f'part-{int(tg.uid.min()):010d}.parquet', index=False)
+    return {'recall': (pool_recall(df, tg, n_items), tg.uid.nunique()), 'rows': len(df)}
 
 # %% ../nbs/04_ltr.ipynb #128762f4
 def extra_folds(train:pd.DataFrame, # the train split (uid, iid, rating, ts)
@@ -314,6 +361,28 @@ def rerank(model, df:pd.DataFrame, # featured candidates
     s = df[['uid', 'iid']].copy(); s['score'] = guard_scores(df, predict_scores(model, df), choice)
     return recs_from_frame(s, uids, k), s
 
+
+# %% ../nbs/04_ltr.ipynb #fb6e5dab
+def _rerank_part(b:np.ndarray, # one entry: (users of a part, its parquet path or None)
+                 model=None, k:int=10, choice:dict|None=None) -> tuple:
+    "Reranked and RRF top-k of one pool part, and the reranked top-k rows with their scores."
+    u, path = b[0]
+    df = pd.read_parquet(path) if path else pd.DataFrame({'uid': np.zeros(0, np.int64), 'iid': np.zeros(0, np.int64)})
+    recs, s = rerank(model, df, u, k, choice) if len(df) else (np.full((len(u), k), -1, np.int64), df.assign(score=np.zeros(0)))
+    return recs, recs_from_frame(rrf_scores(df), u, k), s.merge(recs_to_frame(recs, u)[['uid', 'iid']], on=['uid', 'iid'])
+
+def rerank_pool(model, pool:str|Path, # a folder of `part-<first uid>.parquet` pool parts (`write_pool_block`)
+                uids:np.ndarray, # users to rank, sorted (rows of the output)
+                k:int=10, # list length
+                choice:dict|None=None, # `choose_ranker` result
+                client=None, # a distributed.Client: parts scored on its workers; None: here, one part at a time
+               ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    "Rerank a pool kept as parquet parts where each part is read: (top-k per user, RRF top-k per user, the top-k rows with `score`)."
+    parts = sorted(Path(pool).glob('part-*.parquet')); first = np.array([int(p.stem[5:]) for p in parts], np.int64)
+    segs = np.split(np.asarray(uids, np.int64), np.searchsorted(uids, first[1:])) if len(parts) else [np.asarray(uids, np.int64)]
+    todo = np.empty(len(segs), object); todo[:] = [(u, str(p) if parts else None) for u, p in zip(segs, parts or [None])]
+    out = map_blocks(client, partial(_rerank_part, k=k, choice=choice), todo, 1, {'model': model}, desc='reranking the test pool, part by part')
+    return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out]), pd.concat([o[2] for o in out], ignore_index=True)
 
 # %% ../nbs/04_ltr.ipynb #eba587a3
 def query_ndcg(df:pd.DataFrame, # labelled candidate rows (qid or uid, iid, label)
