@@ -4,17 +4,18 @@
 
 # %% ../nbs/00_data.ipynb #529d448f
 from __future__ import annotations
-import os, sys, json, gzip, errno, hashlib, shutil, socket, tempfile, time, contextlib, warnings, dataclasses
+import io, os, sys, json, gzip, errno, hashlib, shutil, socket, tempfile, time, contextlib, warnings, dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 
 # %% auto #0
 __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'LEGACY_REVIEW_COLS', 'LEGACY_ITEM_COLS',
-           'AMAZON2023_CUTS', 'HF_REPO', 'HF_REVIEW_COUNTS', 'OFFLINE_MSG', 'log', 'progress_bar', 'default_out_dir',
-           'shared_data_dir', 'atomic_write', 'atomic_dir', 'fingerprint', 'file_digest', 'path_size', 'ArtifactStore',
-           'cached', 'gpu_device_present', 'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table',
-           'from_legacy', 'load_dataset_dir', 'read_movielens', 'clean_reviews', 'kcore', 'user_hash', 'sample_users',
+           'DUCKDB_MIN_BYTES', 'AMAZON2023_CUTS', 'HF_REPO', 'HF_REVIEW_COUNTS', 'OFFLINE_MSG', 'log', 'progress_bar',
+           'default_out_dir', 'shared_data_dir', 'atomic_write', 'atomic_dir', 'fingerprint', 'file_digest',
+           'path_size', 'ArtifactStore', 'cached', 'gpu_device_present', 'resolve_device', 'validate_reviews',
+           'synthetic_reviews', 'read_table', 'from_legacy', 'load_dataset_dir', 'read_movielens', 'clean_reviews',
+           'kcore', 'user_hash', 'pick_users', 'sample_users', 'is_jsonl_2023', 'duckdb_sample', 'load_local',
            'item_text', 'split_last_out', 'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items',
            'leak_signature', 'recency_rank', 'interaction_weights', 'last_items', 'target_times', 'check_hub',
            'stream_sample', 'stream_meta', 'load_hf', 'load_data', 'cluster_client', 'map_blocks']
@@ -503,6 +504,17 @@ def user_hash(user_id:pd.Series, # user ids
     return pd.util.hash_pandas_object(user_id.astype(str), index=False, hash_key=f'{seed:016d}'[-16:]).to_numpy()
 
 # %% ../nbs/00_data.ipynb #5f77a413
+def pick_users(cnt:pd.Series, # clean rows per user (index: user_id)
+               scale_n:int|None, # target number of rows; None or >= the total keeps everyone
+               seed:int=0, # sampling seed
+              ) -> pd.Index:
+    "The users kept for `scale_n` rows: in seeded-hash order until their rows reach `scale_n`."
+    if scale_n is None or scale_n >= cnt.sum(): return cnt.index
+    if scale_n <= 0: raise ValueError(f"SCALE_N must be a positive number of rows, got {scale_n}")
+    h = pd.Series(user_hash(pd.Series(cnt.index), seed), index=cnt.index).sort_values(kind='stable')
+    take = cnt[h.index].cumsum()
+    return take.index[:int(np.searchsorted(take.to_numpy(), scale_n)) + 1]
+
 def sample_users(df:pd.DataFrame, # clean reviews
                  scale_n:int|None, # target number of rows; None or >= len(df) keeps everything
                  seed:int=0, # sampling seed
@@ -510,13 +522,72 @@ def sample_users(df:pd.DataFrame, # clean reviews
     "Keep whole users, in seeded-hash order, until their rows reach `scale_n`."
     if scale_n is None or scale_n >= len(df):
         return df, {'sampled_rows': len(df), 'sample_note': f'SCALE_N={scale_n} >= {len(df)} available rows: using all'}
-    if scale_n <= 0: raise ValueError(f"SCALE_N must be a positive number of rows, got {scale_n}")
-    cnt = df.user_id.value_counts()
-    h = pd.Series(user_hash(pd.Series(cnt.index), seed), index=cnt.index).sort_values(kind='stable')
-    take = cnt[h.index].cumsum()
-    keep = take.index[:int(np.searchsorted(take.to_numpy(), scale_n)) + 1]
+    cnt = df.user_id.value_counts(); keep = pick_users(cnt, scale_n, seed)
     out = df[df.user_id.isin(keep)]
     return out, {'sampled_rows': len(out), 'sample_note': f'{len(keep)} of {len(cnt)} users sampled by hash (seed {seed})'}
+
+# %% ../nbs/00_data.ipynb #139d917f
+DUCKDB_MIN_BYTES = 256 * 2**20   # engine='auto': local JSON-lines review files at least this large are sampled out of core by DuckDB
+_WS = " \t\n\r\x0b\x0c"          # the ASCII whitespace str.strip() removes from ids
+
+def _q(p) -> str: return str(p).replace("'", "''")
+
+def is_jsonl_2023(p:Path, # a file
+                 ) -> bool:
+    "Whether `p` is a JSON-lines file whose first record has the Amazon 2023 review keys (user_id, parent_asin)."
+    p = Path(p)
+    if not p.name.lower().endswith(('.jsonl', '.jsonl.gz', '.json', '.json.gz')): return False
+    try:
+        with (gzip.open if p.name.lower().endswith('.gz') else open)(p, 'rt', encoding='utf-8') as f: first = json.loads(next(l for l in f if l.strip()))
+    except (ValueError, StopIteration, OSError): return False
+    return isinstance(first, dict) and {'user_id', 'parent_asin'} <= set(first)
+
+# %% ../nbs/00_data.ipynb #30d58a81
+def _lines_where(con, p:Path, key:str, keys) -> pd.DataFrame:
+    "Rows of the JSON-lines file `p` whose trimmed `key` is one of `keys`, parsed by pandas as `read_table` parses them."
+    con.register('wanted', pd.DataFrame({'k': pd.Series(keys, dtype=object).astype(str)}))
+    rows = con.sql(f"SELECT json FROM read_json_objects('{_q(p)}', format='newline_delimited') "
+                   f"WHERE trim(json_extract_string(json, '$.{key}'), '{_WS}') IN (SELECT k FROM wanted)").fetchall()
+    return pd.read_json(io.StringIO('\n'.join(r[0] for r in rows)), lines=True, dtype=False) if rows else pd.DataFrame()
+
+def duckdb_sample(reviews:str|Path, # an Amazon-2023-schema JSON-lines reviews file (.jsonl, .jsonl.gz)
+                  scale_n:int|None, # target rows (None: every user)
+                  seed:int=0, # sampling seed: the users `sample_users` keeps
+                  items:str|Path|None=None, # JSON-lines item metadata: only the sampled reviews' items are read
+                  memory_limit:str='2GB', # DuckDB's cap; past it, DuckDB spills to a temporary folder
+                 ) -> tuple[pd.DataFrame, pd.DataFrame|None]:
+    "Raw reviews of the users `sample_users` would keep (and their items' metadata), without reading the whole file into pandas."
+    import duckdb
+    p, tmp = Path(reviews), tempfile.mkdtemp(prefix='hr_duckdb_')
+    try:
+        con = duckdb.connect(config={'memory_limit': memory_limit, 'temp_directory': tmp})
+        g = lambda k: f"trim(json_extract_string(json, '$.{k}'), '{_WS}')"
+        cnt = con.sql(f"""SELECT u, count(DISTINCT a) AS n FROM (SELECT {g('user_id')} AS u, {g('parent_asin')} AS a,
+                            TRY_CAST(json_extract_string(json, '$.rating') AS DOUBLE) AS x FROM read_json_objects('{_q(p)}', format='newline_delimited'))
+                          WHERE u <> '' AND a <> '' AND x BETWEEN 1 AND 5 GROUP BY u""").df()     # the rows clean_reviews keeps, per user
+        if not len(cnt): raise ValueError(f"{p}: no valid review rows (a user_id, a parent_asin and a rating in 1..5): check DATA_PATH")
+        rev = _lines_where(con, p, 'user_id', pick_users(cnt.set_index('u').n, scale_n, seed))
+        it = _lines_where(con, Path(items), 'parent_asin', clean_reviews(rev)[0].parent_asin.unique()) if items else None
+        return rev, it
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+
+# %% ../nbs/00_data.ipynb #99329ced
+def load_local(path:str|Path, # a folder with reviews.* (+ items.*), or a reviews file (see `load_dataset_dir`)
+               scale_n:int|None=None, # target rows, for the DuckDB pre-sample
+               seed:int=0, # sampling seed
+               engine:str='auto', # 'pandas' (read whole), 'duckdb' (pre-sample out of core), 'auto' (DuckDB for JSON-lines reviews >= DUCKDB_MIN_BYTES)
+               memory_limit:str='2GB', # DuckDB's memory cap
+              ) -> tuple[pd.DataFrame, pd.DataFrame|None]:
+    "`load_dataset_dir`, except that a large Amazon 2023 JSON-lines reviews file is pre-sampled by DuckDB (same users as the pandas path)."
+    if engine not in ('auto', 'pandas', 'duckdb'): raise ValueError(f"engine must be 'auto', 'pandas' or 'duckdb', got {engine!r}")
+    p = Path(path); rp, ip = (_find(p, ['reviews', 'review', 'ratings']), _find(p, ['items', 'meta', 'metadata'])) if p.is_dir() else (p, None)
+    ok = rp is not None and rp.exists() and is_jsonl_2023(rp)
+    if engine == 'duckdb' and not ok: raise ValueError(f"engine='duckdb' reads a JSON-lines reviews file in the Amazon 2023 schema (user_id, parent_asin, rating, timestamp); {rp or p} is not one: use engine='auto'")
+    if not ok or engine == 'pandas' or (engine == 'auto' and rp.stat().st_size < DUCKDB_MIN_BYTES): return load_dataset_dir(path)
+    log(f"data: {rp.name} ({rp.stat().st_size / 2**30:.1f} GB) sampled out of core with DuckDB")
+    rev, it = duckdb_sample(rp, scale_n, seed, ip if ip is not None and ip.name.lower().endswith(('.jsonl', '.jsonl.gz')) else None, memory_limit)
+    if ip is not None and it is None: it = read_table(ip)                              # parquet / csv metadata: read as usual
+    return validate_reviews(rev, name=str(rp)), (from_legacy(it, items=True) if it is not None else None)
 
 # %% ../nbs/00_data.ipynb #f756f710
 def _as_text(v, cap:int) -> str:
@@ -861,6 +932,7 @@ def load_data(source:str='synthetic', # 'hf', 'local' or 'synthetic'
               seed:int=0, # sampling seed
               store:ArtifactStore|None=None, # cache location (None: no cache)
               shape:str='default', # synthetic data shape, a key of `SYNTHETIC_SHAPES` (source='synthetic')
+              engine:str='auto', # source='local': 'auto', 'pandas' or 'duckdb' (see `load_local`)
               **kw, # passed to `prepare` (k_core, split, min_rows, undated, cuts)
              ) -> RecData:
     "Load (from cache when valid), sample, clean, k-core, split and encode the chosen source."
@@ -872,7 +944,7 @@ def load_data(source:str='synthetic', # 'hf', 'local' or 'synthetic'
                       **({'shape': shape} if source == 'synthetic' and shape != 'default' else {})})
     def _raw():
         if source == 'hf': return load_hf(category, scale_n or 200_000, seed, checkpoint=store.path('.stream_{N}') if store else None)
-        if source == 'local': return load_dataset_dir(path)
+        if source == 'local': return load_local(path, scale_n, seed, engine)
         if shape not in SYNTHETIC_SHAPES: raise ValueError(f"SYNTHETIC_SHAPE must be one of {list(SYNTHETIC_SHAPES)}, got {shape!r}")
         return synthetic_reviews(scale_n or 20_000, seed=seed, **SYNTHETIC_SHAPES[shape])
     if store is None:
