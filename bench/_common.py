@@ -96,3 +96,14 @@ def fit_exponent(x, y) -> float:
     x, y = np.asarray(x, float), np.asarray(y, float); ok = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
     if ok.sum() < 2: return float('nan')
     return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
+
+
+def _vmhwm_gb() -> float:
+    """This process's peak RSS in GB from /proc/self/status VmHWM (the high-water mark of its own memory map).
+
+    Not `ru_maxrss`: Linux records the parent's RSS at fork into a child's ru_maxrss when the child execs, so a Dask
+    worker or a benchmark subprocess started by a large process would report at least that process's size."""
+    for line in open('/proc/self/status'):
+        if line.startswith('VmHWM:'): return int(line.split()[1]) / 2**20
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse, json, os, subprocess, sys, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, offline_env, machine, machine_line, write_json
+from _common import RESULTS, offline_env, machine, machine_line, write_json, _vmhwm_gb
 
 OUT = Path(os.environ.get('BENCH_OUT', '/tmp/bench_out')) / 'data_engines'
 
@@ -39,7 +39,7 @@ def one(path: str, scale: int, engine: str) -> dict:
     s = sample_users(clean_reviews(rev)[0], scale, seed=0)[0].sort_values(['user_id', 'parent_asin']).reset_index(drop=True)
     dt = time.perf_counter() - t0
     digest = hashlib.sha1(s[['user_id', 'parent_asin', 'rating']].to_csv(index=False).encode()).hexdigest()[:12]
-    r = {'engine': engine, 'seconds': round(dt, 1), 'peak_rss_gb': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    r = {'engine': engine, 'seconds': round(dt, 1), 'peak_rss_gb': round(_vmhwm_gb(), 2),
          'rows_to_pandas': len(rev), 'items_to_pandas': 0 if items is None else len(items), 'sampled_rows': len(s), 'sample_digest': digest}
     print(json.dumps(r), flush=True); return r
 

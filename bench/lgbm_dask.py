@@ -18,7 +18,7 @@ import argparse, json, sys, threading, time
 from pathlib import Path
 import numpy as np, pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, offline_env, machine, machine_line, write_json
+from _common import RESULTS, offline_env, machine, machine_line, write_json, _vmhwm_gb
 
 
 def table(rows: int, seed: int, per_query: int = 51, n_feat: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -68,7 +68,7 @@ def fit_dask(X, y, g, params, client):
         t1 = time.perf_counter()
         m = lgb.DaskLGBMRanker(client=client, **{**params, 'n_jobs': 1}).fit(dX, dy, group=dg); dt = time.perf_counter() - t1
         ship = t1 - t0
-    peak = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+    peak = client.run(_vmhwm_gb)
     return m.to_local(), {'seconds': round(dt, 2), 'ship_seconds': round(ship, 2), 'client_peak_gb': round(pk.peak, 3),
                           'workers_peak_gb': sorted(round(v, 3) for v in peak.values())}
 

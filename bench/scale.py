@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse, json, os, shutil, subprocess, sys, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, REPO, offline_env, machine, machine_line, LoadMeter, write_json, fit_exponent, code_version
+from _common import RESULTS, REPO, offline_env, machine, machine_line, LoadMeter, write_json, fit_exponent, code_version, _vmhwm_gb
 
 STAGES = ['data', 'embeddings', 'mf', 'candidates', 'ltr', 'evaluate']
 OUT_ROOT = Path(os.environ.get('BENCH_OUT', '/tmp/bench_out')) / 'scale'
@@ -122,7 +122,7 @@ def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb:
            'breakdown': bd.result() if breakdown else None}
     if client is not None:
         import resource as _r
-        peak = client.run(lambda: _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 2**20)           # each worker process's peak RSS, GB
+        peak = client.run(_vmhwm_gb)           # each worker process's peak RSS, GB (VmHWM: ru_maxrss would include the client's RSS when it spawned the worker)
         res['cluster'] = {'spec': cluster, 'workers': len(peak), 'workers_peak_rss_gb': {k: round(v, 3) for k, v in peak.items()},
                           'client_peak_rss_gb': res['peak_rss_gb'], 'distributed': job.cluster_info().get('stages') if job.cluster_info() else None}
         res['params']['CLUSTER'] = cluster; client.close()

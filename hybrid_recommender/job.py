@@ -345,6 +345,9 @@ def candidates(self:Job) -> pd.DataFrame:
         else:                                                                       # on a cluster the test pool stays on disk in parts, written by the workers
             with atomic_dir(self.store.path('test_candidates_{N}.parquet')) as d:
                 r = featured_candidates(Rt, tt, n, D.items, self.client, then=partial(write_pool_block, out=str(d), n_items=D.n_items))
+                if (got := len(list(d.glob('part-*.parquet')))) != (want := sum(x['rows'] > 0 for x in r)):
+                    raise RuntimeError(f"the workers wrote {want} test-pool parts but {d} holds {got}: on a cluster of several machines OUT_DIR must be "
+                                       f"a filesystem every worker sees (NFS, a mounted bucket); OUT_DIR is {self.store.dir}")
             te, recall_test = None, merge_recall([x['recall'] for x in r])
         self.test_cand = te
         self.info.update({'n_per_source': n, 'train_sampling': tinfo, 'recall_valid': recall_valid,
@@ -358,10 +361,12 @@ def candidates(self:Job) -> pd.DataFrame:
 
 @patch
 def _test_pool(self:Job):
-    "The featured test pool: a DataFrame when it was made in one process; on a cluster (a folder of parts) a lazy dask.dataframe over its parts."
+    "The featured test pool: a DataFrame when it was made in one process; on a cluster (a folder of parts) a lazy dask.dataframe over its parts (its path without dask)."
     p = self.store.path('test_candidates_{N}.parquet')
     if p.is_dir():
-        self.test_cand = None; import dask.dataframe as dd
+        self.test_cand = None
+        try: import dask.dataframe as dd
+        except ImportError: return p
         return dd.read_parquet(str(p))
     if getattr(self, 'test_cand', None) is None: self.test_cand = pd.read_parquet(p)
     return self.test_cand
