@@ -179,10 +179,10 @@ def pool_recall(cand:pd.DataFrame, # union_candidates() rows
     return pd.DataFrame(rows)
 
 # %% ../nbs/03_candidates.ipynb #245db356
-def merge_recall(parts:list, # (pool_recall() of a block, that block's number of target users) pairs
+def merge_recall(parts:list, # (pool_recall() or recall_curve() of a block, that block's number of target users) pairs
                 ) -> pd.DataFrame:
-    "`pool_recall` of a whole fold from the `pool_recall` of its user blocks (user-weighted means)."
-    w = np.array([n for _, n in parts], np.float64); out = parts[0][0][['source']].copy()
+    "`pool_recall` (or `recall_curve`) of a whole fold from those of its user blocks (user-weighted means)."
+    w = np.array([n for _, n in parts], np.float64); out = parts[0][0].drop(columns=['recall', 'pool_size']).copy()
     for c in ('recall', 'pool_size'): out[c] = sum(df[c].to_numpy() * n for df, n in parts) / max(w.sum(), 1.0)
     return out
 

@@ -321,17 +321,19 @@ def candidates(self:Job) -> pd.DataFrame:
             return self._test_pool()
         h, t = D.fold('valid')
         log(f'candidates: valid pass ({t.uid.nunique()} users): fitting the sources on train'); Rv = fit_sources(h, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('valid'), **self._fit_kw())
-        su = tuning_users(D, P['TUNE_USERS'], P['SEED']); ts = t if su is None else t[t.uid.isin(su)]   # pool sizing reads the same user sample as baseline tuning
-        cs = generate_candidates(Rv, np.sort(ts.uid.unique()), caps, target_times(ts).sort_index().to_numpy())
-        n = allocate_budget(cs, ts, D.n_items, P['POOL_BUDGET'], n_max=caps)[0] if P['POOL_BUDGET'] else caps
-        curve = recall_curve(cs, ts, D.n_items, sizes=tuple(s for s in (10, 25, 50, 100, 200, 300) if s <= max(caps.values()))); del cs
+        sizes, n, curve = tuple(s for s in (10, 25, 50, 100, 200, 300) if s <= max(caps.values())), caps, None
+        if P['POOL_BUDGET']:                                                        # sizing reads generous pools of the baselines' tuning sample of users
+            su = tuning_users(D, P['TUNE_USERS'], P['SEED']); ts = t if su is None else t[t.uid.isin(su)]
+            cs = generate_candidates(Rv, np.sort(ts.uid.unique()), caps, target_times(ts).sort_index().to_numpy())
+            n = allocate_budget(cs, ts, D.n_items, P['POOL_BUDGET'], n_max=caps)[0]; curve = recall_curve(cs, ts, D.n_items, sizes); del cs
         gu = self._guard_users(t.uid.unique())
-        keep = lambda s: partial(training_block, n_items=D.n_items, guard=gu, n_hard=P['N_HARD'], n_random=P['N_RANDOM'], seed=s)   # per user block: only the sample leaves it
-        tr, ti, g, rc = merge_training(featured_candidates(Rv, t, n, D.items, self.client, then=keep(P['SEED'])))
+        keep = lambda s, z=None: partial(training_block, n_items=D.n_items, guard=gu, n_hard=P['N_HARD'], n_random=P['N_RANDOM'], seed=s, sizes=z)   # per user block: only the sample leaves it
+        tr, ti, g, rc, cb = merge_training(featured_candidates(Rv, t, n, D.items, self.client, then=keep(P['SEED'], None if curve is not None else sizes)))
+        curve = curve if curve is not None else cb                                 # fixed n (the default): the curve of every validation user, from the blocks
         parts, guard, recall_valid, rv_sec = [(tr, ti)], [g], rc.to_dict('records'), Rv.seconds; del Rv
         for j, (hx, tx) in enumerate(extra_folds(D.train, self._n_extra())):
             log(f'candidates: extra training cut-off {j + 1} ({tx.uid.nunique()} users)'); Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, catalogue=D.catalogue(history=hx), **self._fit_kw())
-            tr, ti, g, _ = merge_training(featured_candidates(Rx, tx, n, D.items, self.client, then=keep(P['SEED'] + j + 1)))
+            tr, ti, g, _, _ = merge_training(featured_candidates(Rx, tx, n, D.items, self.client, then=keep(P['SEED'] + j + 1)))
             parts.append((tr, ti)); guard.append(g); del Rx
         for j, p in enumerate([p for p, _ in parts] + guard): p.insert(0, 'qid', np.int64(j % len(parts)) * D.n_users + p.uid.to_numpy())
         self.guard_set = pd.concat(guard, ignore_index=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar, map_blocks
 from .mf import recs_from_frame, recs_to_frame, _pos_in_run
-from .candidates import rrf_scores, pool_recall, merge_recall
+from .candidates import rrf_scores, pool_recall, merge_recall, recall_curve
 from .candidates import Retrievers, fit_sources, generate_candidates
 
 # %% auto #0
@@ -307,16 +307,19 @@ def training_block(df:pd.DataFrame, # one block's featured, labelled candidates
                    n_items:int, # catalogue size
                    guard:np.ndarray, # users held out of training for the guard
                    n_hard:int=0, n_random:int=50, seed:int=0, # `sample_training` arguments
+                   sizes:tuple|None=None, # also the block's `recall_curve` at these per-source sizes (None: no curve)
                   ) -> dict:
-    "What a training pass keeps of a user block: its training sample (+ info), the guard users' whole pools, its pool recall."
-    tr, info = sample_training(df, n_hard, n_random, seed)
-    return {'train': tr, 'info': info, 'guard': df[df.uid.isin(guard)].reset_index(drop=True), 'recall': (pool_recall(df, tg, n_items), tg.uid.nunique())}
+    "What a training pass keeps of a user block: its training sample (+ info), the guard users' whole pools, its pool recall (and curve)."
+    tr, info = sample_training(df, n_hard, n_random, seed); users = tg.uid.nunique()
+    return {'train': tr, 'info': info, 'guard': df[df.uid.isin(guard)].reset_index(drop=True), 'recall': (pool_recall(df, tg, n_items), users),
+            'curve': (recall_curve(df, tg, n_items, sizes), users) if sizes else None}
 
 def merge_training(parts:list[dict], # `training_block` results, in block order
-                  ) -> tuple[pd.DataFrame, dict, pd.DataFrame, pd.DataFrame]:
-    "(training sample, sampling info, guard rows, pool recall) of the whole pass from its blocks."
+                  ) -> tuple[pd.DataFrame, dict, pd.DataFrame, pd.DataFrame, pd.DataFrame|None]:
+    "(training sample, sampling info, guard rows, pool recall, recall curve or None) of the whole pass from its blocks."
     cat = lambda k: pd.concat([p[k] for p in parts], ignore_index=True)
-    return cat('train'), {k: sum(p['info'][k] for p in parts) for k in parts[0]['info']}, cat('guard'), merge_recall([p['recall'] for p in parts])
+    curve = merge_recall([p['curve'] for p in parts]) if parts[0]['curve'] is not None else None
+    return cat('train'), {k: sum(p['info'][k] for p in parts) for k in parts[0]['info']}, cat('guard'), merge_recall([p['recall'] for p in parts]), curve
 
 # %% ../nbs/04_ltr.ipynb #139ba508
 def write_pool_block(df:pd.DataFrame, # one block's featured, labelled candidates
