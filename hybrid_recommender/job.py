@@ -26,7 +26,7 @@ __all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STA
            'SERVED_ARTIFACTS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
-CODE_VERSION = 13   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
+CODE_VERSION = 14   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
 JOB_DEFAULTS = dict(
     SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, SYNTHETIC_SHAPE='default', COLD_ITEMS=None, OUT_DIR=None, SEED=42, K=10,
     SPLIT='last_out', K_CORE=5, UNDATED='random',

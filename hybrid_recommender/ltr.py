@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar, map_blocks
-from .mf import recs_from_frame, recs_to_frame, _pos_in_run
+from .mf import recs_from_frame, recs_to_frame, _pos_in_run, dot_scorer, sparse_scorer
 from .candidates import rrf_scores, pool_recall, merge_recall, recall_curve
 from .candidates import Retrievers, fit_sources, generate_candidates
 
@@ -61,12 +61,14 @@ def user_features(history:pd.DataFrame, # the fold's history
     return f.reindex(np.arange(n_users)).astype({'user_n': 'float32'})
 
 # %% ../nbs/04_ltr.ipynb #9d9ec2d8
-def gather_scores(score_fn, # uids -> (len(uids), n_items) scores
+def gather_scores(score_fn, # uids -> (len(uids), n_items) scores; its `.pairs(u, i)`, if any, scores given pairs only
                   u:np.ndarray, i:np.ndarray, # candidate rows (user ids, item ids)
                   n_items:int, max_cells:int=2**24) -> np.ndarray:
-    "score_fn(u)[i] for every row, computed in memory-bounded user blocks."
-    us, inv = np.unique(u, return_inverse=True); out = np.empty(len(u), np.float32)
-    bs = max(1, max_cells // max(n_items, 1))
+    "score_fn(u)[i] for every row: dense user blocks, or `score_fn.pairs` once the catalogue outnumbers the rows per user `score_fn.pairs_above` times."
+    us, inv = np.unique(u, return_inverse=True)
+    if (pairs := getattr(score_fn, 'pairs', None)) is not None and n_items * len(us) > getattr(score_fn, 'pairs_above', 100.0) * len(u):
+        return np.asarray(pairs(u, i), np.float32)
+    out = np.empty(len(u), np.float32); bs = max(1, max_cells // max(n_items, 1))
     order = np.argsort(inv, kind='stable'); starts = np.searchsorted(inv[order], np.arange(0, len(us), bs))
     for b, s0 in enumerate(starts):
         s1 = starts[b + 1] if b + 1 < len(starts) else len(order)
@@ -95,17 +97,17 @@ def add_features(cand:pd.DataFrame, # union_candidates() rows
     "Candidate rows with every reranker feature added (sources' scores and ranks are already on `cand`)."
     df = cand.copy() if copy else cand; u, i = df.uid.to_numpy(np.int64), df.iid.to_numpy(np.int64)
     t = target_ts.reindex(df.uid.to_numpy()).to_numpy(np.float64)
-    if R.user_f is not None: df['als_dot'] = gather_scores(lambda us: R.user_f[us] @ R.item_f.T, u, i, R.n_items)
+    if R.user_f is not None: df['als_dot'] = gather_scores(dot_scorer(R.user_f, R.item_f), u, i, R.n_items)
     if R.emb is not None:
         li = last_items(R.history, R.n_users)
-        df['sem_profile'] = gather_scores(lambda us: R.profiles[us] @ R.emb.T, u, i, R.n_items)
-        df['sem_last'] = np.where(li[u] >= 0, gather_scores(lambda us: R.emb[np.maximum(li[us], 0)] @ R.emb.T, u, i, R.n_items), np.nan)
+        df['sem_profile'] = gather_scores(dot_scorer(R.profiles, R.emb), u, i, R.n_items)
+        df['sem_last'] = np.where(li[u] >= 0, gather_scores(dot_scorer(R.emb, R.emb), np.maximum(li[u], 0), i, R.n_items), np.nan)
     for name, fn in (('cooc_all', R.cooc_fn), ('ease_all', getattr(R, 'ease_fn', None))):
         if fn is not None: df[name] = np.where(np.isinf(v := gather_scores(fn, u, i, R.n_items)), np.nan, v)
     if R.item_sim is not None:
         for name, last in (('cooc_last', 1), ('cooc_recent', 5)):
             Xs = recent_item_matrix(R.history, R.n_users, R.n_items, last); has = np.diff(Xs.indptr) > 0
-            df[name] = np.where(has[u], gather_scores(lambda us: (Xs[us] @ R.item_sim).toarray(), u, i, R.n_items), np.nan)
+            df[name] = np.where(has[u], gather_scores(sparse_scorer(Xs, R.item_sim), u, i, R.n_items), np.nan)
     for k, v in AsOf(R.history, R.n_items).stats(i, t, window_days).items(): df[k] = v
     uf = user_features(R.history, R.n_users).iloc[u]
     df['user_n'], df['user_mean_rating'], df['user_undated'] = uf.user_n.to_numpy(), uf.user_mean_rating.to_numpy(np.float32), uf.user_undated.to_numpy(np.float32)

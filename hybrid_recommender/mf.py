@@ -5,6 +5,7 @@
 # %% ../nbs/02_mf.ipynb #3e89baa1
 from __future__ import annotations
 import warnings
+from functools import partial
 import numpy as np, pandas as pd, scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 from typing import Callable
@@ -12,10 +13,11 @@ from .data import atomic_write, resolve_device, to_csr, interaction_weights, map
 from .embeddings import build_index, search_unseen
 
 # %% auto #0
-__all__ = ['confidence_matrix', 'fit_als', 'fit_svd', 'fit_mf', 'recommend', 'fold_in', 'save_factors', 'load_factors',
-           'topk_from_scores', 'topk_blocked', 'topk_global', 'recs_from_frame', 'recs_to_frame', 'popularity_scores',
+__all__ = ['confidence_matrix', 'fit_als', 'fit_svd', 'fit_mf', 'recommend', 'pair_dot', 'dot_scorer', 'fold_in', 'save_factors',
+           'load_factors', 'topk_from_scores', 'topk_blocked', 'topk_global', 'cost_blocks', 'csr_lookup',
+           'topk_sparse', 'topk_suffix', 'sparse_scorer', 'recs_from_frame', 'recs_to_frame', 'popularity_scores',
            'fit_popularity', 'fit_recent_popularity', 'fit_newest', 'itemknn_similarity', 'fit_itemknn', 'ease_weights',
-           'fit_ease', 'fit_als_scores']
+           'history_pairs', 'ease_scorer', 'fit_ease', 'fit_als_scores']
 
 # %% ../nbs/02_mf.ipynb #f7c85c13
 def confidence_matrix(history:pd.DataFrame, # rows with uid, iid, rating, ts
@@ -107,6 +109,26 @@ def recommend(user_factors:np.ndarray, # (n_users, f)
     uids = np.asarray(uids, np.int64)
     ix = build_index(item_factors, 'exact' if use_faiss else 'numpy', use_gpu=use_gpu, skip_zero=False)
     return search_unseen(ix, np.asarray(user_factors, np.float32)[uids], None if seen_csr is None else seen_csr[uids], k, batch_size)
+
+# %% ../nbs/02_mf.ipynb #df2eddfa
+def pair_dot(A:np.ndarray, B:np.ndarray, # (n_a, d) and (n_b, d) vectors
+             ia:np.ndarray, ib:np.ndarray, # row of A and row of B for each pair
+             max_cells:int=2**24, # gathered cells per block
+            ) -> np.ndarray:
+    "A[ia[j]] · B[ib[j]] for every pair j: the needed entries of A @ B.T, in blocks, never the whole product."
+    out = np.empty(len(ia), np.float32); bs = max(1, max_cells // max(A.shape[1], 1))
+    for s in range(0, len(ia), bs): out[s:s + bs] = np.einsum('ij,ij->i', A[ia[s:s + bs]], B[ib[s:s + bs]])
+    return out
+
+
+# %% ../nbs/02_mf.ipynb #72ad8d9d
+def dot_scorer(A:np.ndarray, # (n_users, d) user-side vectors
+               B:np.ndarray, # (n_items, d) item vectors
+              ) -> Callable:
+    "score_fn(uids) = A[uids] @ B.T, with `.pairs` (`pair_dot`) for `gather_scores` when the catalogue dwarfs the pairs per user."
+    def score_fn(uids): return A[uids] @ B.T
+    score_fn.pairs, score_fn.pairs_above = partial(pair_dot, A, B), 100.0
+    return score_fn
 
 # %% ../nbs/02_mf.ipynb #57a06c92
 def _solve_user(Y:np.ndarray, G:np.ndarray, ids:np.ndarray, c:np.ndarray) -> np.ndarray:
@@ -260,6 +282,111 @@ def _pos_in_run(g:np.ndarray, # values sorted so that equal values are adjacent
     return np.arange(len(g)) - np.repeat(start, np.diff(np.r_[start, len(g)]))
 
 
+# %% ../nbs/02_mf.ipynb #01dc9940
+def cost_blocks(cost:np.ndarray, # (n,) cells each unit of work needs, in processing order
+                max_cells:int, # cells per block (a unit larger than this gets a block of its own)
+               ) -> np.ndarray:
+    "Start offsets of consecutive blocks whose total `cost` stays within `max_cells`."
+    c, starts = np.cumsum(cost), [0]
+    while (s := max(int(np.searchsorted(c, (c[starts[-1] - 1] if starts[-1] else 0) + max_cells, 'right')), starts[-1] + 1)) < len(c):
+        starts.append(s)
+    return np.array(starts if len(c) else [], np.int64)
+
+
+# %% ../nbs/02_mf.ipynb #882411ec
+def csr_lookup(P:sp.spmatrix, # sparse matrix
+               r:np.ndarray, c:np.ndarray, # row and column of each lookup
+              ) -> np.ndarray:
+    "P[r, c] for every pair (0 where P has no entry): scipy's compiled sampling, a binary search in each row."
+    P = sp.csr_matrix(P)
+    if not len(r): return np.zeros(0, P.dtype)
+    P.sum_duplicates(); return np.asarray(P[np.asarray(r, np.int64), np.asarray(c, np.int64)]).ravel()
+
+
+# %% ../nbs/02_mf.ipynb #a225d821
+def topk_sparse(S:sp.spmatrix, # (n, n_items) scores >= 0; an absent entry scores 0
+                seen:sp.spmatrix, # (n, n_items) items to exclude (nonzero = seen)
+                k:int=10, # list length
+                return_scores:bool=False, # also return the (n, k) scores
+                allowed:np.ndarray|None=None, # (n_items,) bool: the rankable catalogue (None: every item)
+               ):
+    "`topk_from_scores(S.toarray(), seen, k)` without the dense block: positive entries by score (ties to the lower id), then unseen zero-score items by id."
+    S, seen = sp.csr_matrix(S), sp.csr_matrix(seen); n, m = S.shape
+    if seen.shape != S.shape: raise ValueError(f"seen has shape {seen.shape} but scores {S.shape}; pass seen[uids] for the same users")
+    if S.nnz and not (S.data >= 0).all(): raise ValueError("topk_sparse needs scores >= 0 with no NaN (an absent entry counts as 0); rank signed scores with topk_from_scores")
+    if seen.nnz: S = S - S.multiply(seen != 0)                  # sparse merges, linear in the entries
+    if allowed is not None: S = S @ sp.diags(np.asarray(allowed, np.float32))
+    S = sp.csr_matrix(S); S.eliminate_zeros(); S.sort_indices()
+    r = np.repeat(np.arange(n, dtype=np.uint64), np.diff(S.indptr))
+    if S.dtype == np.float32:                                   # one radix sort on (row, score desc): positive float32 bits sort like the values
+        o = np.argsort((r << np.uint64(32)) | (np.uint64(0xFFFFFFFF) - S.data.view(np.uint32).astype(np.uint64)), kind='stable')
+    else: o = np.lexsort((-S.data, r))                          # other dtypes: a comparison sort on the exact values
+    r, c, v = r[o].astype(np.int64), S.indices[o].astype(np.int64), S.data[o]   # both stable: tied scores keep the column order
+    pos = _pos_in_run(r); top = pos < k
+    ids, val = np.full((n, k), -1, np.int64), np.full((n, k), -np.inf, np.float32)
+    ids[r[top], pos[top]], val[r[top], pos[top]] = c[top], v[top]
+    cnt = np.diff(S.indptr); short = np.flatnonzero(cnt < k)
+    if len(short):                                           # fewer than k positive items: fill with unseen zero-score items, lowest ids first
+        g = np.zeros(m, np.float32) if allowed is None else np.where(allowed, 0, -np.inf).astype(np.float32)
+        fid, fval = topk_global(g, np.arange(len(short)), (S[short] != 0) + (seen[short] != 0), k, return_scores=True)
+        p = np.arange(k)[None, :] - cnt[short][:, None]; q = np.maximum(p, 0)
+        ids[short] = np.where(p >= 0, np.take_along_axis(fid, q, 1), ids[short]); val[short] = np.where(p >= 0, np.take_along_axis(fval, q, 1), val[short])
+    return (ids, val) if return_scores else ids
+
+
+# %% ../nbs/02_mf.ipynb #1c9ad7ce
+def topk_suffix(Q:np.ndarray, # (L,) item ids in ranking order
+                qs:np.ndarray, # (L,) their scores
+                start:np.ndarray, # (n,) each user's first eligible position in Q (their ranking is Q[start:])
+                seen:sp.spmatrix, # (n, n_items) the same users' rows: items to exclude
+                k:int=10, # list length
+                return_scores:bool=False, # also return the (n, k) scores (float32)
+                max_cells:int=2**24, # users x window cells per block
+               ):
+    "Top-`k` unseen items per user when every user reads one shared ranking from their own start: cost k + history per user, not the catalogue."
+    seen, start = sp.csr_matrix(seen), np.asarray(start, np.int64); n = len(start)
+    ids, val = np.full((n, k), -1, np.int64), np.full((n, k), -np.inf, np.float32)
+    W = min(len(Q), k + int(np.diff(seen.indptr).max(initial=0)))            # a window this long holds k unseen items if any are left
+    for b in range(0, n if W else 0, bs := max(1, max_cells // max(W, 1))):
+        p = start[b:b + bs, None] + np.arange(W); ok = p < len(Q); p = np.minimum(p, len(Q) - 1); q = Q[p]
+        hit = ~ok | (csr_lookup(seen[b:b + bs], np.repeat(np.arange(len(p)), W), q.ravel()).reshape(p.shape) != 0)
+        pick = np.argsort(hit, axis=1, kind='stable')[:, :k]; good = ~np.take_along_axis(hit, pick, 1); w = pick.shape[1]
+        ids[b:b + bs, :w] = np.where(good, np.take_along_axis(q, pick, 1), -1)
+        val[b:b + bs, :w] = np.where(good, qs[np.take_along_axis(p, pick, 1)], -np.inf)
+    return (ids, val) if return_scores else ids
+
+
+# %% ../nbs/02_mf.ipynb #5f98c425
+def sparse_scorer(X:sp.spmatrix, # (n_users, n) each user's row: history weights
+                  W:sp.spmatrix, # (n, n_items) item-to-item weights >= 0
+                  max_cells:int=2**24, # entries of X[uids] @ W per block (memory bound)
+                  dense_above:float=0.1, # a block whose product fills more than this share of its cells is ranked densely
+                 ) -> Callable:
+    "score_fn(uids) = (X[uids] @ W).toarray(), with `.topk` and `.pairs` whose cost follows users' histories, not the catalogue."
+    X, W = sp.csr_matrix(X), sp.csr_matrix(W); m = W.shape[1]; wn = np.diff(W.indptr).astype(np.float64)
+    def score_fn(uids): return (X[uids] @ W).toarray()
+    def blocks(uids):                                            # (start, end) of user blocks whose products hold about max_cells entries
+        Xu = X[uids]; st = cost_blocks(np.minimum(sp.csr_matrix((np.ones(Xu.nnz), Xu.indices, Xu.indptr), Xu.shape) @ wn, m), max_cells)
+        return zip(st, np.r_[st[1:], len(uids)])
+    def topk(uids, seen, k=10, return_scores=False, allowed=None):
+        uids, seen = np.asarray(uids, np.int64), sp.csr_matrix(seen)
+        ids, val = np.full((len(uids), k), -1, np.int64), np.full((len(uids), k), -np.inf, np.float32)
+        for s, e in blocks(uids):
+            P = X[uids[s:e]] @ W
+            if P.nnz < dense_above * (e - s) * m: ids[s:e], val[s:e] = topk_sparse(P, seen[uids[s:e]], k, True, allowed)
+            else: ids[s:e], val[s:e] = topk_blocked(lambda u: P[u].toarray(), np.arange(e - s), seen[uids[s:e]], k, max_cells, True, allowed)
+        return (ids, val) if return_scores else ids
+    def pairs(u, i):
+        us, inv = np.unique(np.asarray(u, np.int64), return_inverse=True); i = np.asarray(i, np.int64)
+        o = np.argsort(inv, kind='stable'); out = np.empty(len(o), W.dtype); io = inv[o]
+        for s, e in blocks(us):
+            rows = o[np.searchsorted(io, s):np.searchsorted(io, e)]
+            out[rows] = csr_lookup(X[us[s:e]] @ W, inv[rows] - s, i[rows])
+        return out
+    score_fn.topk, score_fn.pairs, score_fn.pairs_above = topk, pairs, 100.0
+    return score_fn
+
+
 # %% ../nbs/02_mf.ipynb #393a9ef1
 def recs_from_frame(df:pd.DataFrame, # long rows: uid, iid and a score column (higher is better)
                     uids:np.ndarray, # users to return lists for (rows of the output)
@@ -407,9 +534,12 @@ def fit_recent_popularity(history:pd.DataFrame, # interactions uid, iid, ts (ms,
                           max_cells:int=2**24, # memory bound per block
                          ) -> Callable:
     "Popularity as of each user's time: count in [t - window, t), ties to the newest item; items first seen at or after t never."
-    ets, eiid, newness, base = _item_clock(history, n_items); c = np.full(len(ets), n_items + 1.0)
+    ets, eiid, newness, base = _item_clock(history, n_items); c = np.full(len(ets), n_items + 1.0); t = _user_clock(at, n_users, ets)
     lag = None if window_days is None else window_days * 86_400_000.0
-    return _asof_fn(lambda: _asof_scorer(ets, eiid, c + newness, base, lag, c), _user_clock(at, n_users, ets), n_items, max_cells)
+    score_fn = _asof_fn(lambda: _asof_scorer(ets, eiid, c + newness, base, lag, c), t, n_items, max_cells)
+    score_fn.topk = _recent_topk(ets, eiid, newness, base, t, lag)          # exact, without the dense blocks (below)
+    return score_fn
+
 
 # %% ../nbs/02_mf.ipynb #02e23627
 def fit_newest(history:pd.DataFrame, # interactions uid, iid, ts (ms, NaN = undated)
@@ -419,8 +549,54 @@ def fit_newest(history:pd.DataFrame, # interactions uid, iid, ts (ms, NaN = unda
                max_cells:int=2**24, # memory bound per block
               ) -> Callable:
     "Newest items first as of each user's time: rank by first dated interaction; items first seen at or after t never."
-    ets, eiid, newness, base = _item_clock(history, n_items)
-    return _asof_fn(lambda: _asof_scorer(ets, eiid, newness, base), _user_clock(at, n_users, ets), n_items, max_cells)
+    ets, eiid, newness, base = _item_clock(history, n_items); t = _user_clock(at, n_users, ets)
+    score_fn = _asof_fn(lambda: _asof_scorer(ets, eiid, newness, base), t, n_items, max_cells)
+    items, first = np.unique(eiid, return_index=True)                     # dated items and their first (earliest) event
+    o = np.lexsort((items, -newness[first])); R, nw, ft = items[o], newness[first][o], ets[first][o]   # newest first, ties to the lower id
+    U = np.flatnonzero(base == 1)                                          # never dated: score 1, after every dated item, by id
+    def topk(uids, seen, k=10, return_scores=False, allowed=None):
+        uids = np.asarray(uids, np.int64); a = np.ones(n_items, bool) if allowed is None else np.asarray(allowed, bool)
+        r, u = a[R], a[U]; start = np.searchsorted(-ft[r], -t[uids], 'right')   # items first seen at or after t come first in R: skipped
+        return topk_suffix(np.r_[R[r], U[u]], np.r_[nw[r], np.ones(u.sum())], start, sp.csr_matrix(seen)[uids], k, return_scores, max_cells)
+    score_fn.topk = topk
+    return score_fn
+
+
+# %% ../nbs/02_mf.ipynb #9720a2e9
+def _recent_topk(ets:np.ndarray, eiid:np.ndarray, newness:np.ndarray, base:np.ndarray, # `_item_clock` output
+                 t:np.ndarray, # (n_users,) each user's as-of time
+                 lag:float|None, # window length in ms (None: all time before t)
+                 block:int=32, # users per block (in time order): the bounds hold for all of them
+                ) -> Callable:
+    "`fit_recent_popularity`'s exact `.topk`, scoring per block of users only the items whose best score in the block can reach its top."
+    m = len(base); c = m + 1.0; items, first = np.unique(eiid, return_index=True); undated = base == 1
+    born = np.full(m, np.inf); born[items] = ets[first]; new = np.zeros(m); new[items] = newness[first]
+    T = np.unique(ets); R = np.int64(len(T) + 1)
+    K = np.sort(eiid.astype(np.int64) * R + np.searchsorted(T, ets))           # every event as (item, time rank), ascending
+    def before(ii, tt): return np.searchsorted(K, ii * R + np.searchsorted(T, tt, 'left')) - np.searchsorted(K, ii * R)   # events of ii before tt
+    def topk(uids, seen, k=10, return_scores=False, allowed=None):
+        uids, seen = np.asarray(uids, np.int64), sp.csr_matrix(seen); ok = np.ones(m, bool) if allowed is None else np.asarray(allowed, bool)
+        ids, val = np.full((len(uids), k), -1, np.int64), np.full((len(uids), k), -np.inf, np.float32)
+        o = np.argsort(t[uids], kind='stable'); tu = t[uids[o]]; ns = np.diff(seen.indptr)[uids[o]]; run = {}
+        def cnt(key, tt):                                                      # per-item counts before a time that only moves forward
+            p, v = run.get(key, (0, np.zeros(m))); q = np.searchsorted(ets, tt, 'left')
+            run[key] = (q, v + np.bincount(eiid[p:q], minlength=m)); return run[key][1]
+        for b in range(0, len(o), block):
+            lo_t, hi_t = tu[b], tu[min(b + block, len(o)) - 1]                  # every user of the block has lo_t <= t <= hi_t
+            hi = cnt('hi', hi_t) - (cnt('hi_lag', lo_t - lag) if lag is not None else 0)                      # most window events any of them sees
+            lo = np.maximum(cnt('lo', lo_t) - cnt('lo_lag', hi_t - lag), 0) if lag is not None else cnt('lo', lo_t)   # fewest
+            ub = np.where(undated, 1.0, np.where(born < hi_t, c * hi + new, -np.inf)); ub[~ok] = -np.inf
+            lb = np.where(undated, 1.0, np.where(born < lo_t, c * lo + new, -np.inf)); lb[~ok] = -np.inf
+            L = min(m, k + int(ns[b:b + block].max(initial=0))); tau = -np.partition(-lb, L - 1)[L - 1] if L else -np.inf
+            C = np.flatnonzero(ub >= tau) if np.isfinite(tau) else np.flatnonzero(np.isfinite(ub))   # L items score >= tau for everyone: the rest never make a top k
+            sl, tt = o[b:b + block], tu[b:b + block, None]
+            n_in = before(C, tt) - (before(C, tt - lag) if lag is not None else 0)
+            S = np.where(undated[C], 1.0, np.where(born[C] < tt, c * n_in + new[C], -np.inf))
+            i_, val[sl] = topk_from_scores(S, seen[uids[sl]][:, C], k, return_scores=True)
+            ids[sl] = np.where(i_ >= 0, C[np.maximum(i_, 0)], -1)             # C ascends with item ids: ties still go to the lower id
+        return (ids, val) if return_scores else ids
+    return topk
+
 
 # %% ../nbs/02_mf.ipynb #b8b41115
 def _topn_per_row(M:sp.csr_matrix, # sparse matrix
@@ -429,7 +605,12 @@ def _topn_per_row(M:sp.csr_matrix, # sparse matrix
                  ) -> sp.csr_matrix:
     "Keep the `n` largest entries of each CSR row (ties to the lower column)."
     M = sp.csr_matrix(M); M.sort_indices()
-    if M.nnz and n < M.shape[1] and (M.data > 0).all():     # positive entries (similarities): dense row blocks, partition instead of a full sort
+    if M.nnz and n < M.shape[1] and M.dtype == np.float32 and (M.data > 0).all():   # positive float32 (similarities): one radix sort on (row, value desc)
+        r = np.repeat(np.arange(M.shape[0], dtype=np.uint64), np.diff(M.indptr))
+        o = np.argsort((r << np.uint64(32)) | (np.uint64(0xFFFFFFFF) - M.data.view(np.uint32).astype(np.uint64)), kind='stable')   # stable: ties keep column order
+        keep = np.sort(o[_pos_in_run(r[o]) < n])
+        return sp.csr_matrix((M.data[keep], M.indices[keep], np.r_[0, np.cumsum(np.minimum(np.diff(M.indptr), n))]), shape=M.shape)
+    if M.nnz and n < M.shape[1] and (M.data > 0).all():     # other positive entries: dense row blocks, partition instead of a full sort
         out, bs = [], max(1, max_cells // M.shape[1])
         for s in range(0, M.shape[0], bs):
             B = M[s:s + bs].toarray(); t = -np.partition(-B, n - 1, axis=1)[:, n - 1:n]   # the n-th largest value of each row
@@ -449,11 +630,11 @@ def itemknn_similarity(X:sp.spmatrix, # (n_users, n_items) history, any positive
                       ) -> sp.csr_matrix:
     "Pruned item-item cosine W (row i = item i's `nbrs` most similar items), diagonal removed."
     Xb = (sp.csr_matrix(X) > 0).astype(np.float32)
-    C = (Xb.T @ Xb).tocoo(); norm = np.sqrt(np.asarray(Xb.sum(0)).ravel())
-    off = C.row != C.col
-    d = C.data[off] / (norm[C.row[off]] * norm[C.col[off]] + shrink)
-    W = sp.csr_matrix((d.astype(np.float32), (C.row[off], C.col[off])), shape=C.shape)
-    return _topn_per_row(W, nbrs)
+    C = (Xb.T @ Xb).tocsr(); norm = np.sqrt(np.asarray(Xb.sum(0)).ravel())
+    C.setdiag(0); C.eliminate_zeros()                                            # no self-similarity
+    r = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
+    C.data = (C.data / (norm[r] * norm[C.indices] + shrink)).astype(np.float32)   # cosine, in place
+    return _topn_per_row(C, nbrs)
 
 # %% ../nbs/02_mf.ipynb #6c881cb2
 def fit_itemknn(history:pd.DataFrame, # interactions uid, iid
@@ -464,10 +645,11 @@ def fit_itemknn(history:pd.DataFrame, # interactions uid, iid
                ) -> Callable:
     "ItemKNN baseline: score(u, i) = sum of sim(i, j) over the user's history items j; `.sim` holds the item-item matrix."
     X = (to_csr(history, n_users, n_items) > 0).astype(np.float32)
-    W = itemknn_similarity(X, nbrs, shrink); Wt = W.T.tocsr()
-    def score_fn(uids): return (X[uids] @ Wt).toarray()
+    W = itemknn_similarity(X, nbrs, shrink)
+    score_fn = sparse_scorer(X, W.T.tocsr())          # ranks and scores pairs without dense user x item blocks
     score_fn.sim = W                                  # reused by 04_ltr's sequential features
     return score_fn
+
 
 # %% ../nbs/02_mf.ipynb #ee20411e
 def ease_weights(X:sp.spmatrix, # (n_users, n_items) history
@@ -489,21 +671,56 @@ def ease_weights(X:sp.spmatrix, # (n_users, n_items) history
     P /= -np.diag(P).copy(); P[np.diag_indices_from(P)] = 0
     return P, items
 
+# %% ../nbs/02_mf.ipynb #53319616
+def history_pairs(X:sp.csr_matrix, # (n_users, n) users' history weights
+                  B:np.ndarray, # (n, n_cols) dense item-to-item weights
+                  col:np.ndarray, # (n_items,) each item's column of B (-1: not covered)
+                  u:np.ndarray, i:np.ndarray, # the pairs (user, item)
+                  max_cells:int=2**24, # history entries expanded per block
+                 ) -> np.ndarray:
+    "(X[u] @ B)[col[i]] for each pair, -inf where col[i] < 0: a sum over the user's history, never a row of the catalogue."
+    u, i = np.asarray(u, np.int64), np.asarray(i, np.int64); out = np.full(len(u), -np.inf, B.dtype)
+    ok = np.flatnonzero(col[i] >= 0); hl = np.diff(X.indptr)[u[ok]]; st = cost_blocks(hl, max_cells)
+    for s, e in zip(st, np.r_[st[1:], len(ok)]):
+        o = np.argsort(-hl[s:e], kind='stable'); j = ok[s:e][o]; n = hl[s:e][o]           # longest histories first
+        at, c, acc = X.indptr[u[j]], col[i[j]], np.zeros(e - s, B.dtype)
+        for p in range(int(n[0]) if len(n) else 0):                                  # p-th history entry of every pair that has one,
+            a = np.searchsorted(-n, -p, 'left')                                      # in order and in B's dtype: the same sums,
+            acc[:a] += X.data[at[:a] + p] * B[X.indices[at[:a] + p], c[:a]]           # bit for bit, as scipy's X[u] @ B
+        out[j] = acc
+    return out
+
 # %% ../nbs/02_mf.ipynb #70405e8f
+def ease_scorer(X:sp.spmatrix, # (n_users, n_items) binary history
+                B:np.ndarray, # (cap, cap) EASE weights
+                items:np.ndarray, # (cap,) the item ids B covers
+                n_items:int, # catalogue size
+               ) -> Callable:
+    "score_fn(uids) = X[uids] @ B on the capped catalogue, -inf outside it; `.topk` ranks inside the cap only, `.pairs(u, i)` scores given pairs only."
+    Xc = sp.csr_matrix(X)[:, items].tocsr(); col = np.full(n_items, -1, np.int64); col[items] = np.arange(len(items))
+    def score_fn(uids):
+        S = np.asarray(Xc[uids] @ B)
+        if len(items) == n_items: return S                                  # whole catalogue: no -inf fill
+        out = np.full((len(uids), n_items), -np.inf, np.float32); out[:, items] = S
+        return out
+    def topk(uids, seen, k=10, return_scores=False, allowed=None):        # rank inside the cap: every other item scores -inf anyway
+        ids, val = topk_blocked(lambda u: np.asarray(Xc[u] @ B), uids, sp.csr_matrix(seen)[:, items], k, return_scores=True,
+                                allowed=None if allowed is None else np.asarray(allowed, bool)[items])
+        ids = np.where(ids >= 0, items[np.maximum(ids, 0)], -1)          # columns ascend with item ids: ties still go to the lower id
+        return (ids, val) if return_scores else ids
+    score_fn.topk, score_fn.pairs = topk, partial(history_pairs, Xc, B, col)
+    score_fn.pairs_above = 25.0 * n_items / max(len(items), 1)             # pairs pay off once the cap outnumbers the pairs per user 25-fold
+    return score_fn
+
 def fit_ease(history:pd.DataFrame, # interactions uid, iid
              n_users:int, # number of users
              n_items:int, # catalogue size
              lam:float=250.0, # L2 regularisation lambda
              max_items:int=20_000, # catalogue cap
             ) -> Callable:
-    "EASE baseline: score = X[u] @ B on the capped catalogue, -inf outside it."
+    "EASE baseline: score = X[u] @ B on the capped catalogue, -inf outside it (see `ease_scorer`)."
     X = (to_csr(history, n_users, n_items) > 0).astype(np.float32)
-    B, items = ease_weights(X, lam, max_items); Xc = X[:, items].tocsr()
-    if len(items) == n_items: return lambda uids: np.asarray(Xc[uids] @ B)   # whole catalogue: no -inf fill
-    def score_fn(uids):
-        out = np.full((len(uids), n_items), -np.inf, np.float32); out[:, items] = Xc[uids] @ B
-        return out
-    return score_fn
+    return ease_scorer(X, *ease_weights(X, lam, max_items), n_items)
 
 # %% ../nbs/02_mf.ipynb #19e17d5c
 def fit_als_scores(history:pd.DataFrame, # interactions uid, iid, rating, ts

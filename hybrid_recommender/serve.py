@@ -13,7 +13,7 @@ import hybrid_recommender
 from .data import ArtifactStore, to_csr, file_digest
 from .embeddings import build_index, load_index, l2_normalize, user_profiles, item_texts
 from .embeddings import search as ann_search
-from .mf import fold_in, confidence_matrix, fit_recent_popularity, fit_newest, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights
+from .mf import fold_in, confidence_matrix, fit_recent_popularity, fit_newest, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights, sparse_scorer, ease_scorer
 from .candidates import Retrievers, fit_sources, generate_candidates, vector_source, score_source, asof_source
 from .ltr import add_features, load_booster, guard_scores
 from .job import CODE_VERSION
@@ -350,18 +350,6 @@ def _sem_index(self:HybridRecommender):
     return self._cached('sem_index', make)
 
 # %% ../nbs/06_serve.ipynb #7d906338
-def _cooc_fn(X:sp.csr_matrix, Wt:sp.csr_matrix):
-    "Co-occurrence scores of users' rows of X, as `eval.fit_itemknn` computes them."
-    return lambda uids: (X[uids] @ Wt).toarray()
-
-def _ease_fn(X:sp.csr_matrix, B:np.ndarray, items:np.ndarray, n_items:int):
-    "EASE scores of users' rows of X on the capped catalogue (-inf elsewhere), as `eval.fit_ease` computes them."
-    Xc = X[:, items].tocsr()
-    def score_fn(uids):
-        out = np.full((len(uids), n_items), -np.inf, np.float32); out[:, items] = Xc[uids] @ B
-        return out
-    return score_fn
-
 @patch
 def _item_models(self:HybridRecommender) -> dict:
     "Item-item weights of the co-occurrence and EASE sources, refitted on the history with `fit_sources`' settings."
@@ -390,9 +378,9 @@ def extend(self:HybridRecommender, new:pd.DataFrame, # rows uid (n_users, n_user
         R.sources['semantic'] = vector_source(self._sem_index(), R.profiles, seen)
     X, W = (seen > 0).astype(np.float32), self._item_models()
     if 'cooc' in W:
-        R.cooc_fn, R.item_sim = _cooc_fn(X, W['cooc']), self._cached('item_sim', lambda: W['cooc'].T.tocsr())
+        R.cooc_fn, R.item_sim = sparse_scorer(X, W['cooc']), self._cached('item_sim', lambda: W['cooc'].T.tocsr())
         R.sources['cooc'] = score_source(R.cooc_fn, seen)
-    if 'ease' in W: R.ease_fn = _ease_fn(X, *W['ease'], self.n_items); R.sources['ease'] = score_source(R.ease_fn, seen)
+    if 'ease' in W: R.ease_fn = ease_scorer(X, *W['ease'], self.n_items); R.sources['ease'] = score_source(R.ease_fn, seen)
     pop = self._cached('pop', lambda: fit_popularity(R0.history, R0.n_users, self.n_items))
     R.sources['pop'] = score_source(pop, seen, R0.catalogue)
     R.sources['recent'] = asof_source(fit_recent_popularity, R0.history, seen, R0.catalogue, window_days=P['RECENT_DAYS'])
