@@ -52,13 +52,14 @@ def _counts(job) -> dict:
     }
 
 
-def _watchdog(limit_gb: float, n: int, mode: str, job_ref: list, bd_ref: list):
-    "Protect the shared machine: past `limit_gb` RSS, write what was measured so far and exit (code 3)."
+def _watchdog(limit_gb: float, n: int, mode: str, job_ref: list, bd_ref: list, time_limit_s: float | None = None, suffix: str = ''):
+    "Protect the shared machine: past `limit_gb` RSS, write what was measured so far and exit (code 3); past `time_limit_s`, the same as a partial result (code 4)."
     import psutil, threading
-    p = psutil.Process()
+    p = psutil.Process(); t0 = time.perf_counter()
     def watch():
         while True:
             time.sleep(0.25)
+            if time_limit_s is not None and time.perf_counter() - t0 > time_limit_s: _partial(n, mode, job_ref, bd_ref, time_limit_s, suffix)
             rss = p.memory_info().rss / 2**30
             if rss > limit_gb:
                 job = job_ref[0] if job_ref else None
@@ -71,7 +72,24 @@ def _watchdog(limit_gb: float, n: int, mode: str, job_ref: list, bd_ref: list):
     threading.Thread(target=watch, daemon=True).start()
 
 
-def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb: float = 14.0, cluster: str | None = None) -> dict:
+def _partial(n: int, mode: str, job_ref: list, bd_ref: list, limit_s: float, suffix: str):
+    "Write the stages finished within the time limit (and, on a cluster, each worker's peak RSS so far), then exit (code 4)."
+    job = job_ref[0] if job_ref else None
+    res = {'kind': 'scale', 'scale_n': n, 'mode': mode, 'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'status': 'partial',
+           'reason': f'--time-limit-s {limit_s:g} reached', 'stages_done': dict(job.stages) if job else {},
+           'stage_running': next((s for s in STAGES if job and s not in job.stages), None),
+           'breakdown': bd_ref[0].result() if bd_ref else None, 'machine': machine(), 'load_uptime': os.getloadavg(),
+           'data_report': getattr(getattr(job, 'D', None), 'report', None) if job else None}
+    try:
+        if job is not None and getattr(job, 'client', None) is not None: res['workers_peak_rss_gb'] = {k: round(v, 3) for k, v in job.client.run(_vmhwm_gb).items()}
+    except Exception as e: res['workers_peak_rss_gb'] = f'not read: {e}'
+    p = write_json(RESULTS / f'scale_{n}_{mode}{suffix}_partial.json', res)
+    print(f"[scale] TIME LIMIT SCALE_N={n:,} {mode}: stages done {list(res['stages_done'])}, running {res['stage_running']} -> {p.name}", flush=True)
+    os._exit(4)
+
+
+def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb: float = 14.0, cluster: str | None = None,
+            time_limit_s: float | None = None) -> dict:
     "Run the job once in this process (its Dask workers too, with --cluster) and write its result JSON."
     offline_env()
     import resource, psutil
@@ -94,7 +112,7 @@ def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb:
     if breakdown:
         from breakdown import Breakdown
         bd = Breakdown().install(); bd_ref.append(bd)
-    _watchdog(max_rss_gb, n, mode, job_ref, bd_ref)
+    _watchdog(max_rss_gb, n, mode, job_ref, bd_ref, time_limit_s, '' if not cluster else f'_cluster_{_spec(cluster)}')
     with LoadMeter() as lm:
         job = Job(**params); job_ref.append(job); t0 = time.perf_counter()
         for s in STAGES:
@@ -127,7 +145,7 @@ def run_one(n: int, mode: str, extra: dict, breakdown: bool = False, max_rss_gb:
                           'client_peak_rss_gb': res['peak_rss_gb'], 'distributed': job.cluster_info().get('stages') if job.cluster_info() else None}
         res['params']['CLUSTER'] = cluster; client.close()
         print(f"[scale] workers' peak RSS (GB): {res['cluster']['workers_peak_rss_gb']}", flush=True)
-    p = write_json(RESULTS / (f'scale_{n}_{mode}.json' if client is None else f'scale_{n}_{mode}_cluster_{cluster.replace("://", "_").replace(":", "_").replace("/", "_")}.json'), res)
+    p = write_json(RESULTS / (f'scale_{n}_{mode}.json' if client is None else f'scale_{n}_{mode}_cluster_{_spec(cluster)}.json'), res)
     print(f"[scale] SCALE_N={n:,} {mode}: total {total:.1f} s, peak RSS {res['peak_rss_gb']:.2f} GB, others busy "
           f"{lm.result['other_cores_busy']:.2f} cores ({lm.result['uptime']}) -> {p.relative_to(REPO)}", flush=True)
     return res
@@ -143,11 +161,15 @@ def snapshot_package() -> Path:
     return dst
 
 
+def _spec(cluster: str) -> str: return cluster.replace("://", "_").replace(":", "_").replace("/", "_")
+
+
 def _child(n: int, mode: str, extra: dict, profile: bool, breakdown: bool, omp_active: bool = False, max_rss_gb: float = 14.0,
-           pkg: Path | None = None, cluster: str | None = None) -> int:
+           pkg: Path | None = None, cluster: str | None = None, time_limit_s: float | None = None) -> int:
     "Run one (N, mode) in a fresh interpreter, optionally under py-spy."
     cmd = ([sys.executable, __file__, '--one', str(n), mode, '--params', json.dumps(extra), '--max-rss-gb', str(max_rss_gb)]
-           + (['--breakdown'] if breakdown else []) + (['--cluster', cluster] if cluster else []))
+           + (['--breakdown'] if breakdown else []) + (['--cluster', cluster] if cluster else [])
+           + (['--time-limit-s', str(time_limit_s)] if time_limit_s else []))
     if profile:
         prof = OUT_ROOT.parent / 'profiles' / f'pyspy_{n}_{mode}.txt'; prof.parent.mkdir(parents=True, exist_ok=True)
         cmd = ['py-spy', 'record', '--native', '--rate', '25', '--format', 'raw', '--output', str(prof), '--'] + cmd
@@ -257,17 +279,19 @@ def main():
     ap.add_argument('--omp-active', action='store_true', help="don't set OMP_WAIT_POLICY=PASSIVE for the runs (libgomp's spinning default)")
     ap.add_argument('--cluster', help='CLUSTER for the job: "local" (a Dask LocalCluster, one worker per core) or a scheduler address; '
                                       'writes results/scale_<N>_<mode>_cluster_<spec>.json with each worker\'s peak RSS')
+    ap.add_argument('--time-limit-s', type=float, help='stop a run after this many seconds and write the stages it finished '
+                                                       '(results/scale_<N>_<mode>[_cluster_<spec>]_partial.json, exit 4): for sizes that outlast the session')
     ap.add_argument('--report', action='store_true', help='only rebuild results/scale.md and scale.png')
     ap.add_argument('--one', nargs=2, metavar=('N', 'MODE'), help=argparse.SUPPRESS)
     a = ap.parse_args(); extra = json.loads(a.params)
-    if a.one: run_one(int(a.one[0]), a.one[1], extra, a.breakdown, a.max_rss_gb, a.cluster); return
+    if a.one: run_one(int(a.one[0]), a.one[1], extra, a.breakdown, a.max_rss_gb, a.cluster, a.time_limit_s); return
     if not a.report:
         print(machine_line(machine()), flush=True)
         pkg = None if a.live_code else snapshot_package()
         if pkg: print(f'[scale] code snapshot {pkg} (cold and warm runs of this invocation share it)', flush=True)
         for n in a.scales:
             for mode in a.modes:
-                rc = _child(n, mode, extra, a.profile, a.breakdown, a.omp_active, a.max_rss_gb, pkg, a.cluster)
+                rc = _child(n, mode, extra, a.profile, a.breakdown, a.omp_active, a.max_rss_gb, pkg, a.cluster, a.time_limit_s)
                 if rc: print(f'[scale] SCALE_N={n} {mode} failed with exit code {rc}', flush=True)
     print(report())
 
