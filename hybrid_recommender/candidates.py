@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, to_csr
-from .embeddings import build_index, search_unseen, user_profiles
+from .embeddings import ItemIndex, build_index, search_unseen, user_profiles
 from .mf import fit_mf, topk_blocked, fit_popularity, fit_itemknn, fit_ease, fit_recent_popularity, fit_newest
 
 # %% auto #0
-__all__ = ['vector_source', 'score_source', 'asof_source', 'Retrievers', 'fit_sources', 'union_candidates', 'generate_candidates',
-           'rrf_scores', 'pool_recall', 'merge_recall', 'recall_curve', 'allocate_budget']
+__all__ = ['ALS_HNSW_ABOVE', 'vector_source', 'score_source', 'asof_source', 'als_index', 'Retrievers', 'fit_sources',
+           'union_candidates', 'generate_candidates', 'rrf_scores', 'pool_recall', 'merge_recall', 'recall_curve',
+           'allocate_budget']
 
 # %% ../nbs/03_candidates.ipynb #935aefb3
 def vector_source(index_or_emb, # ItemIndex / faiss index / (n_items, d) array of item vectors
@@ -48,6 +49,20 @@ def asof_source(fit_fn:Callable, # an as-of baseline of 02_mf: fit_fn(history, n
         return topk_blocked(fit_fn(history, *seen.shape, at=at, **kw), uids, seen, n, return_scores=True, allowed=allowed)
     return src
 
+# %% ../nbs/03_candidates.ipynb #58c0644e
+ALS_HNSW_ABOVE = 200_000   # catalogue items above which the ALS source searches an HNSW graph instead of every item
+
+def als_index(item_f:np.ndarray, # (n_items, f) item factors
+              keep:np.ndarray|None=None, # (n_items,) bool: the catalogue to index (None: all)
+              kind:str='auto', # 'auto' (exact up to ALS_HNSW_ABOVE items, then HNSW), 'exact', 'hnsw' or 'numpy'
+              use_gpu='auto', # device policy (exact index only)
+             ) -> ItemIndex:
+    "The ALS source's inner-product index: exact, or an HNSW graph once the catalogue passes `ALS_HNSW_ABOVE` items."
+    n = len(item_f) if keep is None else int(np.asarray(keep, bool).sum())
+    kind = ('hnsw' if n > ALS_HNSW_ABOVE else 'exact') if kind == 'auto' else kind
+    return build_index(item_f, kind, use_gpu=use_gpu, skip_zero=False, keep=keep)
+
+
 # %% ../nbs/03_candidates.ipynb #a9d0b6db
 @dataclass
 class Retrievers:
@@ -73,6 +88,7 @@ def fit_sources(history:pd.DataFrame, # the fold's history (uid, iid, rating, ts
                 emb:np.ndarray|None=None, # (n_items, d) item text vectors; None: no semantic source
                 mf:dict|None=None, # kwargs for `mf.fit_mf` (None: defaults); False: no ALS source
                 index_kind:str='hnsw', # semantic index: 'hnsw', 'exact' or 'numpy'
+                als_kind:str='auto', # ALS index: 'auto' (exact up to `ALS_HNSW_ABOVE` items), 'exact', 'hnsw' (see `als_index`)
                 half_life:float|None=10.0, # recency half-life of the text profile (interactions)
                 cooc:dict|None=None, # kwargs for `eval.fit_itemknn` (nbrs, shrink); False: no co-occurrence source
                 ease:dict|None=None, # kwargs for `eval.fit_ease` (lam, max_items); False: no EASE source
@@ -89,7 +105,7 @@ def fit_sources(history:pd.DataFrame, # the fold's history (uid, iid, rating, ts
         t0 = time.perf_counter(); out = f(); R.seconds[name] = time.perf_counter() - t0; return out
     if mf is not False:
         R.user_f, R.item_f = factors if factors is not None else timed('als', lambda: fit_mf(history, n_users, n_items, use_gpu=use_gpu, **(mf or {})))
-        R.sources['als'] = vector_source(build_index(R.item_f, 'exact', use_gpu=use_gpu, skip_zero=False, keep=cat), R.user_f, seen)
+        R.sources['als'] = vector_source(als_index(R.item_f, cat, als_kind, use_gpu), R.user_f, seen)
     if emb is not None:
         R.emb = emb
         ix = timed('semantic', lambda: build_index(emb, index_kind, use_gpu=use_gpu, keep=cat))

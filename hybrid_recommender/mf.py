@@ -110,7 +110,7 @@ def recommend(user_factors:np.ndarray, # (n_users, f)
     ix = build_index(item_factors, 'exact' if use_faiss else 'numpy', use_gpu=use_gpu, skip_zero=False)
     return search_unseen(ix, np.asarray(user_factors, np.float32)[uids], None if seen_csr is None else seen_csr[uids], k, batch_size)
 
-# %% ../nbs/02_mf.ipynb #df2eddfa
+# %% ../nbs/02_mf.ipynb #c7373b1f
 def pair_dot(A:np.ndarray, B:np.ndarray, # (n_a, d) and (n_b, d) vectors
              ia:np.ndarray, ib:np.ndarray, # row of A and row of B for each pair
              max_cells:int=2**24, # gathered cells per block
@@ -121,7 +121,7 @@ def pair_dot(A:np.ndarray, B:np.ndarray, # (n_a, d) and (n_b, d) vectors
     return out
 
 
-# %% ../nbs/02_mf.ipynb #72ad8d9d
+# %% ../nbs/02_mf.ipynb #83d8b0da
 def dot_scorer(A:np.ndarray, # (n_users, d) user-side vectors
                B:np.ndarray, # (n_items, d) item vectors
               ) -> Callable:
@@ -282,7 +282,7 @@ def _pos_in_run(g:np.ndarray, # values sorted so that equal values are adjacent
     return np.arange(len(g)) - np.repeat(start, np.diff(np.r_[start, len(g)]))
 
 
-# %% ../nbs/02_mf.ipynb #01dc9940
+# %% ../nbs/02_mf.ipynb #b13e0068
 def cost_blocks(cost:np.ndarray, # (n,) cells each unit of work needs, in processing order
                 max_cells:int, # cells per block (a unit larger than this gets a block of its own)
                ) -> np.ndarray:
@@ -293,7 +293,7 @@ def cost_blocks(cost:np.ndarray, # (n,) cells each unit of work needs, in proces
     return np.array(starts if len(c) else [], np.int64)
 
 
-# %% ../nbs/02_mf.ipynb #882411ec
+# %% ../nbs/02_mf.ipynb #3956a58e
 def csr_lookup(P:sp.spmatrix, # sparse matrix
                r:np.ndarray, c:np.ndarray, # row and column of each lookup
               ) -> np.ndarray:
@@ -303,7 +303,7 @@ def csr_lookup(P:sp.spmatrix, # sparse matrix
     P.sum_duplicates(); return np.asarray(P[np.asarray(r, np.int64), np.asarray(c, np.int64)]).ravel()
 
 
-# %% ../nbs/02_mf.ipynb #a225d821
+# %% ../nbs/02_mf.ipynb #1f61e7af
 def topk_sparse(S:sp.spmatrix, # (n, n_items) scores >= 0; an absent entry scores 0
                 seen:sp.spmatrix, # (n, n_items) items to exclude (nonzero = seen)
                 k:int=10, # list length
@@ -334,7 +334,7 @@ def topk_sparse(S:sp.spmatrix, # (n, n_items) scores >= 0; an absent entry score
     return (ids, val) if return_scores else ids
 
 
-# %% ../nbs/02_mf.ipynb #1c9ad7ce
+# %% ../nbs/02_mf.ipynb #f88cacb6
 def topk_suffix(Q:np.ndarray, # (L,) item ids in ranking order
                 qs:np.ndarray, # (L,) their scores
                 start:np.ndarray, # (n,) each user's first eligible position in Q (their ranking is Q[start:])
@@ -356,7 +356,7 @@ def topk_suffix(Q:np.ndarray, # (L,) item ids in ranking order
     return (ids, val) if return_scores else ids
 
 
-# %% ../nbs/02_mf.ipynb #5f98c425
+# %% ../nbs/02_mf.ipynb #f162b033
 def sparse_scorer(X:sp.spmatrix, # (n_users, n) each user's row: history weights
                   W:sp.spmatrix, # (n, n_items) item-to-item weights >= 0
                   max_cells:int=2**24, # entries of X[uids] @ W per block (memory bound)
@@ -562,7 +562,7 @@ def fit_newest(history:pd.DataFrame, # interactions uid, iid, ts (ms, NaN = unda
     return score_fn
 
 
-# %% ../nbs/02_mf.ipynb #9720a2e9
+# %% ../nbs/02_mf.ipynb #82941ff8
 def _recent_topk(ets:np.ndarray, eiid:np.ndarray, newness:np.ndarray, base:np.ndarray, # `_item_clock` output
                  t:np.ndarray, # (n_users,) each user's as-of time
                  lag:float|None, # window length in ms (None: all time before t)
@@ -671,7 +671,7 @@ def ease_weights(X:sp.spmatrix, # (n_users, n_items) history
     P /= -np.diag(P).copy(); P[np.diag_indices_from(P)] = 0
     return P, items
 
-# %% ../nbs/02_mf.ipynb #53319616
+# %% ../nbs/02_mf.ipynb #923a9336
 def history_pairs(X:sp.csr_matrix, # (n_users, n) users' history weights
                   B:np.ndarray, # (n, n_cols) dense item-to-item weights
                   col:np.ndarray, # (n_items,) each item's column of B (-1: not covered)

@@ -14,7 +14,7 @@ from .data import ArtifactStore, to_csr, file_digest
 from .embeddings import build_index, load_index, l2_normalize, user_profiles, item_texts
 from .embeddings import search as ann_search
 from .mf import fold_in, confidence_matrix, fit_recent_popularity, fit_newest, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights, sparse_scorer, ease_scorer
-from .candidates import Retrievers, fit_sources, generate_candidates, vector_source, score_source, asof_source
+from .candidates import Retrievers, fit_sources, generate_candidates, vector_source, score_source, asof_source, als_index
 from .ltr import add_features, load_booster, guard_scores
 from .job import CODE_VERSION
 
@@ -371,7 +371,7 @@ def extend(self:HybridRecommender, new:pd.DataFrame, # rows uid (n_users, n_user
     rel = new.assign(uid=new.uid - R0.n_users)                              # the new users alone, numbered from 0
     R = Retrievers(h, nu, self.n_items, seen, R0.catalogue, item_f=R0.item_f, emb=R0.emb)
     R.user_f = np.vstack([R0.user_f, fold_in(R0.item_f, confidence_matrix(rel, m, self.n_items, P['ALS_ALPHA']), P['ALS_REG'])])
-    als_ix = self._cached('als_index', lambda: build_index(R0.item_f, 'exact', use_gpu=self.use_gpu, skip_zero=False))
+    als_ix = self._cached('als_index', lambda: als_index(R0.item_f, use_gpu=self.use_gpu))   # fit_sources' rule: exact up to ALS_HNSW_ABOVE items
     R.sources['als'] = vector_source(als_ix, R.user_f, seen)
     if R0.emb is not None:
         R.profiles = np.vstack([R0.profiles, user_profiles(rel, R0.emb, m, _default(fit_sources, 'half_life'))])
