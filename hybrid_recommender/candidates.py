@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, to_csr
 from .embeddings import ItemIndex, build_index, search_unseen, user_profiles
-from .mf import fit_mf, topk_blocked, fit_popularity, fit_itemknn, fit_ease, fit_recent_popularity, fit_newest
+from .mf import fit_mf, topk_blocked, fit_popularity, fit_itemknn, fit_ease, fit_recent_popularity, fit_newest, _item_clock
 
 # %% auto #0
 __all__ = ['ALS_HNSW_ABOVE', 'vector_source', 'score_source', 'asof_source', 'als_index', 'Retrievers', 'fit_sources',
@@ -43,13 +43,15 @@ def asof_source(fit_fn:Callable, # an as-of baseline of 02_mf: fit_fn(history, n
                 **kw, # e.g. window_days
                ) -> Callable:
     "Source that ranks as of each user's request time `t` (ms per user; None: just after the history)."
+    clock = {}                                                      # the history's event clock: built on the first call, reused by every block
     def src(uids, n, t=None):
         at = None if t is None else np.full(seen.shape[0], np.nan)
         if at is not None: at[uids] = t
-        return topk_blocked(fit_fn(history, *seen.shape, at=at, **kw), uids, seen, n, return_scores=True, allowed=allowed)
+        if 'c' not in clock: clock['c'] = _item_clock(history, seen.shape[1])
+        return topk_blocked(fit_fn(history, *seen.shape, at=at, clock=clock['c'], **kw), uids, seen, n, return_scores=True, allowed=allowed)
     return src
 
-# %% ../nbs/03_candidates.ipynb #58c0644e
+# %% ../nbs/03_candidates.ipynb #87cee5a2
 ALS_HNSW_ABOVE = 200_000   # catalogue items above which the ALS source searches an HNSW graph instead of every item
 
 def als_index(item_f:np.ndarray, # (n_items, f) item factors

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time, json, warnings
 from functools import partial
 from pathlib import Path
+from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar, map_blocks
 from .mf import recs_from_frame, recs_to_frame, _pos_in_run, dot_scorer, sparse_scorer
@@ -14,11 +15,11 @@ from .candidates import rrf_scores, pool_recall, merge_recall, recall_curve
 from .candidates import Retrievers, fit_sources, generate_candidates
 
 # %% auto #0
-__all__ = ['LGBM_DEFAULTS', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix', 'add_features', 'feature_columns',
-           'label_candidates', 'row_uniform', 'sample_training', 'train_reranker', 'importance', 'tune_reranker',
-           'save_reranker', 'load_booster', 'cluster_block', 'featured_candidates', 'run_pass', 'training_block',
-           'merge_training', 'write_pool_block', 'extra_folds', 'predict_scores', 'rerank', 'rerank_pool', 'query_ndcg',
-           'guard_scores', 'choose_ranker']
+__all__ = ['LGBM_DEFAULTS', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix', 'derived', 'add_features',
+           'feature_columns', 'label_candidates', 'row_uniform', 'sample_training', 'train_reranker', 'importance',
+           'tune_reranker', 'save_reranker', 'load_booster', 'cluster_block', 'featured_candidates', 'run_pass',
+           'training_block', 'merge_training', 'write_pool_block', 'extra_folds', 'predict_scores', 'rerank',
+           'rerank_pool', 'query_ndcg', 'guard_scores', 'choose_ranker']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -86,6 +87,16 @@ def recent_item_matrix(history:pd.DataFrame, # rows uid, iid, ts
     rr = recency_rank(history); m = (rr < last) & history.ts.notna().to_numpy()
     return sp.csr_matrix((decay ** rr[m].astype(np.float32), (history.uid.to_numpy()[m], history.iid.to_numpy()[m])), shape=(n_users, n_items))
 
+# %% ../nbs/04_ltr.ipynb #b803d7b1
+def derived(R:Retrievers, # fitted sources
+            key:str, # name of the structure
+            make:Callable, # () -> the structure, a function of R.history only
+           ):
+    "A structure derived from the fold's history, built once per `Retrievers` and kept on it (on a cluster: once per worker)."
+    c = R.__dict__.setdefault('_derived', {})
+    if key not in c: c[key] = make()
+    return c[key]
+
 # %% ../nbs/04_ltr.ipynb #f839fcda
 def add_features(cand:pd.DataFrame, # union_candidates() rows
                  R:Retrievers, # sources fitted on this fold's history
@@ -99,17 +110,17 @@ def add_features(cand:pd.DataFrame, # union_candidates() rows
     t = target_ts.reindex(df.uid.to_numpy()).to_numpy(np.float64)
     if R.user_f is not None: df['als_dot'] = gather_scores(dot_scorer(R.user_f, R.item_f), u, i, R.n_items)
     if R.emb is not None:
-        li = last_items(R.history, R.n_users)
+        li = derived(R, 'last_items', lambda: last_items(R.history, R.n_users))
         df['sem_profile'] = gather_scores(dot_scorer(R.profiles, R.emb), u, i, R.n_items)
         df['sem_last'] = np.where(li[u] >= 0, gather_scores(dot_scorer(R.emb, R.emb), np.maximum(li[u], 0), i, R.n_items), np.nan)
     for name, fn in (('cooc_all', R.cooc_fn), ('ease_all', getattr(R, 'ease_fn', None))):
         if fn is not None: df[name] = np.where(np.isinf(v := gather_scores(fn, u, i, R.n_items)), np.nan, v)
     if R.item_sim is not None:
         for name, last in (('cooc_last', 1), ('cooc_recent', 5)):
-            Xs = recent_item_matrix(R.history, R.n_users, R.n_items, last); has = np.diff(Xs.indptr) > 0
+            Xs = derived(R, f'recent_{last}', lambda: recent_item_matrix(R.history, R.n_users, R.n_items, last)); has = np.diff(Xs.indptr) > 0
             df[name] = np.where(has[u], gather_scores(sparse_scorer(Xs, R.item_sim), u, i, R.n_items), np.nan)
-    for k, v in AsOf(R.history, R.n_items).stats(i, t, window_days).items(): df[k] = v
-    uf = user_features(R.history, R.n_users).iloc[u]
+    for k, v in derived(R, 'asof', lambda: AsOf(R.history, R.n_items)).stats(i, t, window_days).items(): df[k] = v
+    uf = derived(R, 'user_features', lambda: user_features(R.history, R.n_users)).iloc[u]
     df['user_n'], df['user_mean_rating'], df['user_undated'] = uf.user_n.to_numpy(), uf.user_mean_rating.to_numpy(np.float32), uf.user_undated.to_numpy(np.float32)
     df['user_span_days'] = ((uf.user_last_ts - uf.user_first_ts) / 86_400_000).to_numpy(np.float32)
     df['user_days_since_last'] = ((t - uf.user_last_ts.to_numpy()) / 86_400_000).astype(np.float32)

@@ -532,9 +532,10 @@ def fit_recent_popularity(history:pd.DataFrame, # interactions uid, iid, ts (ms,
                           window_days:float|None=7.0, # count dated interactions in [t - window, t); None = all before t
                           at:np.ndarray|None=None, # (n_users,) each user's time in ms (NaN/None: just after the newest row)
                           max_cells:int=2**24, # memory bound per block
+                          clock:tuple|None=None, # `_item_clock(history, n_items)`, if already computed (it does not depend on `at`)
                          ) -> Callable:
     "Popularity as of each user's time: count in [t - window, t), ties to the newest item; items first seen at or after t never."
-    ets, eiid, newness, base = _item_clock(history, n_items); c = np.full(len(ets), n_items + 1.0); t = _user_clock(at, n_users, ets)
+    ets, eiid, newness, base = clock if clock is not None else _item_clock(history, n_items); c = np.full(len(ets), n_items + 1.0); t = _user_clock(at, n_users, ets)
     lag = None if window_days is None else window_days * 86_400_000.0
     score_fn = _asof_fn(lambda: _asof_scorer(ets, eiid, c + newness, base, lag, c), t, n_items, max_cells)
     score_fn.topk = _recent_topk(ets, eiid, newness, base, t, lag)          # exact, without the dense blocks (below)
@@ -547,9 +548,10 @@ def fit_newest(history:pd.DataFrame, # interactions uid, iid, ts (ms, NaN = unda
                n_items:int, # catalogue size
                at:np.ndarray|None=None, # (n_users,) each user's time in ms (NaN/None: just after the newest row)
                max_cells:int=2**24, # memory bound per block
+               clock:tuple|None=None, # `_item_clock(history, n_items)`, if already computed (it does not depend on `at`)
               ) -> Callable:
     "Newest items first as of each user's time: rank by first dated interaction; items first seen at or after t never."
-    ets, eiid, newness, base = _item_clock(history, n_items); t = _user_clock(at, n_users, ets)
+    ets, eiid, newness, base = clock if clock is not None else _item_clock(history, n_items); t = _user_clock(at, n_users, ets)
     score_fn = _asof_fn(lambda: _asof_scorer(ets, eiid, newness, base), t, n_items, max_cells)
     items, first = np.unique(eiid, return_index=True)                     # dated items and their first (earliest) event
     o = np.lexsort((items, -newness[first])); R, nw, ft = items[o], newness[first][o], ets[first][o]   # newest first, ties to the lower id
@@ -566,7 +568,8 @@ def fit_newest(history:pd.DataFrame, # interactions uid, iid, ts (ms, NaN = unda
 def _recent_topk(ets:np.ndarray, eiid:np.ndarray, newness:np.ndarray, base:np.ndarray, # `_item_clock` output
                  t:np.ndarray, # (n_users,) each user's as-of time
                  lag:float|None, # window length in ms (None: all time before t)
-                 block:int=32, # users per block (in time order): the bounds hold for all of them
+                 block:int=32, # most users per block (in time order): the bounds hold for all of them
+                 max_events:int=256, # most events whose window membership differs inside one block (keeps the bounds tight)
                 ) -> Callable:
     "`fit_recent_popularity`'s exact `.topk`, scoring per block of users only the items whose best score in the block can reach its top."
     m = len(base); c = m + 1.0; items, first = np.unique(eiid, return_index=True); undated = base == 1
@@ -578,18 +581,22 @@ def _recent_topk(ets:np.ndarray, eiid:np.ndarray, newness:np.ndarray, base:np.nd
         uids, seen = np.asarray(uids, np.int64), sp.csr_matrix(seen); ok = np.ones(m, bool) if allowed is None else np.asarray(allowed, bool)
         ids, val = np.full((len(uids), k), -1, np.int64), np.full((len(uids), k), -np.inf, np.float32)
         o = np.argsort(t[uids], kind='stable'); tu = t[uids[o]]; ns = np.diff(seen.indptr)[uids[o]]; run = {}
+        P = np.searchsorted(ets, tu, 'left'); PL = np.searchsorted(ets, tu - lag, 'left') if lag is not None else 0 * P
+        starts = [0]                                                           # cut where a block's users would disagree on more than max_events events
+        for j in range(1, len(o)):
+            if j - starts[-1] >= block or (P[j] - P[starts[-1]]) + (PL[j] - PL[starts[-1]]) > max_events: starts.append(j)
         def cnt(key, tt):                                                      # per-item counts before a time that only moves forward
             p, v = run.get(key, (0, np.zeros(m))); q = np.searchsorted(ets, tt, 'left')
             run[key] = (q, v + np.bincount(eiid[p:q], minlength=m)); return run[key][1]
-        for b in range(0, len(o), block):
-            lo_t, hi_t = tu[b], tu[min(b + block, len(o)) - 1]                  # every user of the block has lo_t <= t <= hi_t
+        for b, e in zip(starts, starts[1:] + [len(o)]):
+            lo_t, hi_t = tu[b], tu[e - 1]                                        # every user of the block has lo_t <= t <= hi_t
             hi = cnt('hi', hi_t) - (cnt('hi_lag', lo_t - lag) if lag is not None else 0)                      # most window events any of them sees
             lo = np.maximum(cnt('lo', lo_t) - cnt('lo_lag', hi_t - lag), 0) if lag is not None else cnt('lo', lo_t)   # fewest
             ub = np.where(undated, 1.0, np.where(born < hi_t, c * hi + new, -np.inf)); ub[~ok] = -np.inf
             lb = np.where(undated, 1.0, np.where(born < lo_t, c * lo + new, -np.inf)); lb[~ok] = -np.inf
-            L = min(m, k + int(ns[b:b + block].max(initial=0))); tau = -np.partition(-lb, L - 1)[L - 1] if L else -np.inf
+            L = min(m, k + int(ns[b:e].max(initial=0))); tau = -np.partition(-lb, L - 1)[L - 1] if L else -np.inf
             C = np.flatnonzero(ub >= tau) if np.isfinite(tau) else np.flatnonzero(np.isfinite(ub))   # L items score >= tau for everyone: the rest never make a top k
-            sl, tt = o[b:b + block], tu[b:b + block, None]
+            sl, tt = o[b:e], tu[b:e, None]
             n_in = before(C, tt) - (before(C, tt - lag) if lag is not None else 0)
             S = np.where(undated[C], 1.0, np.where(born[C] < tt, c * n_in + new[C], -np.inf))
             i_, val[sl] = topk_from_scores(S, seen[uids[sl]][:, C], k, return_scores=True)
