@@ -87,7 +87,7 @@ def recent_item_matrix(history:pd.DataFrame, # rows uid, iid, ts
     rr = recency_rank(history); m = (rr < last) & history.ts.notna().to_numpy()
     return sp.csr_matrix((decay ** rr[m].astype(np.float32), (history.uid.to_numpy()[m], history.iid.to_numpy()[m])), shape=(n_users, n_items))
 
-# %% ../nbs/04_ltr.ipynb #b803d7b1
+# %% ../nbs/04_ltr.ipynb #e95ce30e
 def derived(R:Retrievers, # fitted sources
             key:str, # name of the structure
             make:Callable, # () -> the structure, a function of R.history only
