@@ -154,7 +154,7 @@ class Job:
         check_params(P)                                   # before any work: errors name the notebook's parameters
         self.store = ArtifactStore(P['OUT_DIR'], P['SCALE_N'])
         self._lock = RunLock(self.store.path('.lock_{N}')).acquire()       # one run per OUT_DIR + SCALE_N at a time
-        self.stages, self.devices, self.fps, self.info, self._loaded = {}, {}, {}, {}, set()
+        self.stages, self.devices, self.fps, self.info, self._loaded, self.parts = {}, {}, {}, {}, set(), {}
     @contextlib.contextmanager
     def _timer(self, name):
         "Time a stage; a stage resumed from cache keeps the cost it had when it was computed (stage_costs_{N}.json)."
@@ -428,7 +428,10 @@ def _baselines(self:Job) -> dict:
         return {m: {'recs': z[f'{m}_recs'], 'uids': z['uids'], 'best': best[m]} for m in best}
     out = {}
     for m, g in grids.items():
-        log(f'evaluate: baseline {m} (tuned on valid, refit on train + valid)'); r = tune_and_test(fns[m], g, D, P['K'], name=m, max_users=P['TUNE_USERS'], seed=P['SEED'], client=self.client); out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': r['best'], 'seconds': r['tune_seconds']}
+        log(f'evaluate: baseline {m} (tuned on valid, refit on train + valid)')
+        with StageTimer(self.parts, f'evaluate: {m}'):                             # each baseline's cost: bench/scale.py reports it
+            r = tune_and_test(fns[m], g, D, P['K'], name=m, max_users=P['TUNE_USERS'], seed=P['SEED'], client=self.client)
+        out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': r['best'], 'seconds': r['tune_seconds']}
     with atomic_write(self.store.path('baselines_{N}.npz')) as f: _save_npz({'uids': next(iter(out.values()))['uids'], **{f'{m}_recs': v['recs'] for m, v in out.items()}}, f)
     with atomic_write(self.store.path('baselines_{N}.json')) as f: f.write_text(json.dumps({m: v['best'] for m, v in out.items()}, default=str))
     self.store.mark('baselines_{N}.npz', fp)
@@ -448,9 +451,11 @@ def evaluate(self:Job) -> pd.DataFrame:
         if st.is_fresh('evaluation_{N}.npz', fp) and all(st.is_fresh(a, fp) for a in EVAL_ARTIFACTS):
             self._load_evaluation(); self._loaded.add('evaluate')
         else:
-            if self.test_cand is None:                                              # a pool in parts (made on a cluster): scored part by part where it is read
-                recs, rrf, scored = rerank_pool(self.model, st.path('test_candidates_{N}.parquet'), uids, K, self.info['ltr'].get('guard'), self.client)
-            else: recs, scored = rerank(self.model, self.test_cand, uids, K, self.info['ltr'].get('guard')); rrf = recs_from_frame(rrf_scores(self.test_cand), uids, K)
+            log(f'evaluate: reranking the test pool of {len(uids):,} users')
+            with StageTimer(self.parts, 'evaluate: rerank'):
+                if self.test_cand is None:                                          # a pool in parts (made on a cluster): scored part by part where it is read
+                    recs, rrf, scored = rerank_pool(self.model, st.path('test_candidates_{N}.parquet'), uids, K, self.info['ltr'].get('guard'), self.client)
+                else: recs, scored = rerank(self.model, self.test_cand, uids, K, self.info['ltr'].get('guard')); rrf = recs_from_frame(rrf_scores(self.test_cand), uids, K)
             self.results = {'Hybrid (reranked)': recs, 'Union (RRF, no rerank)': rrf}
             base = self._baselines()
             for m, b in base.items():

@@ -366,7 +366,8 @@ def predict_scores(model, # LGBMRanker or lightgbm.Booster
     b = model.booster_ if hasattr(model, 'booster_') else model; feats = b.feature_name()
     cols = df.columns.get_indexer(feats)                            # rows first, then columns: `df[feats]` would copy every row
     if (cols < 0).any(): raise ValueError(f"df lacks the model's features {[f for f, c in zip(feats, cols) if c < 0]}; build it with add_features")
-    return np.concatenate([b.predict(df.iloc[s:s + block, cols].to_numpy(np.float32)) for s in range(0, len(df), block)] or [np.zeros(0)])
+    starts = range(0, len(df), block); bar = progress_bar(starts, f'scoring {len(df):,} candidates', unit='block') if len(starts) > 4 else starts
+    return np.concatenate([b.predict(df.iloc[s:s + block, cols].to_numpy(np.float32)) for s in bar] or [np.zeros(0)])
 
 def rerank(model, df:pd.DataFrame, # featured candidates
            uids:np.ndarray, # users to rank (rows of the output)

@@ -394,18 +394,19 @@ def recs_from_frame(df:pd.DataFrame, # long rows: uid, iid and a score column (h
                     score:str='score', # name of the score column
                    ) -> np.ndarray:
     "(len(uids), k) ranked item ids from long (uid, iid, score) rows (ties to the lower iid; a repeated pair keeps its best score); users without rows get all -1."
+    import duckdb
     if not {'uid', 'iid', score} <= set(df.columns): raise ValueError(f"df needs columns uid, iid, {score}; got {list(df.columns)}")
-    s = df[score].to_numpy(np.float64)
+    s = df[score].to_numpy(np.float64) + 0.0                                   # + 0.0: -0.0 becomes 0.0, a tie as in numpy
     if np.isnan(s).any(): raise ValueError(f"column {score!r} has NaN; fill or drop those rows before ranking")
-    uids = np.asarray(uids, np.int64); u, i = df['uid'].to_numpy(np.int64), df['iid'].to_numpy(np.int64)
-    m = np.isin(u, uids); u, i, s = u[m], i[m], s[m]                            # numpy on three columns: no copy of the frame
-    o = np.lexsort((i, -s, u)); u, i = u[o], i[o]                              # by user, best score first, then lower iid
-    first = np.zeros(len(o), bool); first[np.unique(u * (i.max(initial=0) + 1) + i, return_index=True)[1]] = True
-    u, i = u[first], i[first]; rank = _pos_in_run(u); keep = rank < k
-    order = np.argsort(uids, kind='stable'); row = order[np.searchsorted(uids[order], u[keep])]
-    out = np.full((len(uids), k), -1, np.int64); out[row, rank[keep]] = i[keep]
+    t = pd.DataFrame({'u': df['uid'].to_numpy(np.int64), 'i': df['iid'].to_numpy(np.int64), 's': s})
+    with duckdb.connect() as con:                                               # its own connection: safe in threads and on workers
+        con.register('t', t)
+        r = con.sql(f"""SELECT u, i, row_number() OVER (PARTITION BY u ORDER BY s DESC, i) - 1 AS r
+                        FROM (SELECT u, i, max(s) AS s FROM t GROUP BY u, i) QUALIFY r < {int(k)}""").fetchnumpy()
+    uids = np.asarray(uids, np.int64); order = np.argsort(uids, kind='stable'); su = uids[order]
+    p = np.searchsorted(su, r['u']); ok = p < len(su); ok[ok] = su[p[ok]] == r['u'][ok]          # rows of users that were asked for
+    out = np.full((len(uids), k), -1, np.int64); out[order[p[ok]], r['r'][ok].astype(np.int64)] = r['i'][ok]
     return out
-
 
 # %% ../nbs/02_mf.ipynb #dc944082
 def recs_to_frame(recs:np.ndarray, # (n_users, K) item ids, -1 = padding
