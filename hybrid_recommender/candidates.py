@@ -131,23 +131,18 @@ def union_candidates(results:dict, # source name -> (ids, scores) arrays for the
                      n_items:int, # catalogue size (for the pair key)
                     ) -> pd.DataFrame:
     "One row per distinct (uid, iid) with `<source>_score`, `<source>_rank` (1 = best, NaN = not retrieved) and `n_sources`."
-    uids = np.asarray(uids, np.int64); names = list(results)
-    keys, src, pos, val = [], [], [], []
-    for j, name in enumerate(names):
+    uids = np.asarray(uids, np.int64); names = list(results); keys, pos, val, off = [], [], [], [0]
+    for name in names:
         ids, s = results[name]; ok = ids >= 0
-        r = np.broadcast_to(np.arange(1, ids.shape[1] + 1), ids.shape)
-        keys.append((np.broadcast_to(uids[:, None], ids.shape) * n_items + ids)[ok]); src.append(np.full(ok.sum(), j))
-        pos.append(r[ok]); val.append(np.asarray(s, np.float32)[ok])
-    keys, src, pos, val = map(np.concatenate, (keys, src, pos, val))
-    uk, inv = np.unique(keys, return_inverse=True)
-    out = {'uid': (uk // n_items).astype(np.int32), 'iid': (uk % n_items).astype(np.int32)}
-    for j, name in enumerate(names):
-        m = src == j
-        for col, v, dt in ((f'{name}_score', val, np.float32), (f'{name}_rank', pos, np.float32)):
-            a = np.full(len(uk), np.nan, dt); a[inv[m]] = v[m]; out[col] = a
-    df = pd.DataFrame(out)
-    df['n_sources'] = df[[f'{n}_rank' for n in names]].notna().sum(axis=1).astype(np.int8)
-    return df
+        keys.append((uids[:, None] * n_items + ids)[ok]); val.append(np.asarray(s, np.float32)[ok])
+        pos.append(np.broadcast_to(np.arange(1, ids.shape[1] + 1, dtype=np.float32), ids.shape)[ok]); off.append(off[-1] + len(keys[-1]))
+    uk, inv = np.unique(np.concatenate(keys), return_inverse=True)
+    out = {'uid': (uk // n_items).astype(np.int32), 'iid': (uk % n_items).astype(np.int32)}; n = np.zeros(len(uk), np.int8)
+    for j, name in enumerate(names):                                   # source j's rows are one slice of the stacked keys
+        for col, v in ((f'{name}_score', val[j]), (f'{name}_rank', pos[j])):
+            a = np.full(len(uk), np.nan, np.float32); a[inv[off[j]:off[j + 1]]] = v; out[col] = a
+        n += ~np.isnan(out[f'{name}_rank'])
+    return pd.DataFrame({**out, 'n_sources': n}, copy=False)           # copy=False: no consolidation copy of a 16M-row pool
 
 # %% ../nbs/03_candidates.ipynb #9f8bd84c
 def generate_candidates(R:Retrievers, # fitted sources

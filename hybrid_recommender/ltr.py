@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar, map_blocks
-from .mf import recs_from_frame, recs_to_frame, _pos_in_run, dot_scorer, sparse_scorer
+from .mf import recs_from_frame, recs_to_frame, _pos_in_run, group_ids, dot_scorer, sparse_scorer
 from .candidates import rrf_scores, pool_recall, merge_recall, recall_curve
 from .candidates import Retrievers, fit_sources, generate_candidates
 
@@ -36,17 +36,22 @@ class AsOf:
         self.first = np.full(n_items, np.nan); d = r[o] > 0
         it = history.iid.to_numpy(np.int64)[o][d]
         self.first[it[::-1]] = ts[o][d][::-1]                         # earliest dated ts per item
+        self.start = np.searchsorted(self.key, np.arange(n_items) * self.base)        # each item's first row
+        self.dated = np.searchsorted(self.key, np.arange(n_items) * self.base + 1)    # each item's first dated row
+    def _rank(self, t):
+        "Time rank of each t (NaN: after every time): one search per run of equal consecutive t (a pool's rows of one user)."
+        t = np.asarray(t, np.float64); same = (t[1:] == t[:-1]) | (np.isnan(t[1:]) & np.isnan(t[:-1]))
+        head = np.flatnonzero(np.r_[True, ~same]) if len(t) else np.zeros(0, np.int64); th = t[head]
+        r = np.where(np.isnan(th), self.base - 1, np.searchsorted(self.uts, np.nan_to_num(th), 'left') + 1)
+        return np.repeat(r, np.diff(np.r_[head, len(t)]))
     def _pos(self, iid, t):
         "Index just past the item's rows strictly before t (t NaN: all rows)."
-        r = np.where(np.isnan(t), self.base - 1, np.searchsorted(self.uts, np.nan_to_num(t), 'left') + 1)
-        return np.searchsorted(self.key, iid * self.base + r, 'left')
+        return np.searchsorted(self.key, iid * self.base + self._rank(t), 'left')
     def stats(self, iid:np.ndarray, t:np.ndarray, window_days:float=30.0) -> dict:
         "count, mean rating, recent count (last `window_days`) and first-seen age in days, as of t."
         iid = np.asarray(iid, np.int64); t = np.asarray(t, np.float64)
-        lo = np.searchsorted(self.key, iid * self.base, 'left'); hi = self._pos(iid, t)
-        cnt = hi - lo
-        w = self._pos(iid, t - window_days * 86_400_000)
-        w = np.maximum(w, np.searchsorted(self.key, iid * self.base + 1, 'left'))   # dated rows only
+        lo, hi = self.start[iid], self._pos(iid, t); cnt = hi - lo
+        w = np.maximum(self._pos(iid, t - window_days * 86_400_000), self.dated[iid])   # dated rows only
         with np.errstate(invalid='ignore', divide='ignore'):
             return {'item_cnt': cnt.astype(np.float32), 'item_mean_rating': ((self.cr[hi] - self.cr[lo]) / cnt).astype(np.float32),
                     'item_cnt_recent': np.where(np.isnan(t), np.nan, hi - w).astype(np.float32),
@@ -66,7 +71,7 @@ def gather_scores(score_fn, # uids -> (len(uids), n_items) scores; its `.pairs(u
                   u:np.ndarray, i:np.ndarray, # candidate rows (user ids, item ids)
                   n_items:int, max_cells:int=2**24) -> np.ndarray:
     "score_fn(u)[i] for every row: dense user blocks, or `score_fn.pairs` once the catalogue outnumbers the rows per user `score_fn.pairs_above` times."
-    us, inv = np.unique(u, return_inverse=True)
+    us, inv = group_ids(u)                                                  # one pass over a pool's sorted uid column
     if (pairs := getattr(score_fn, 'pairs', None)) is not None and n_items * len(us) > getattr(score_fn, 'pairs_above', 100.0) * len(u):
         return np.asarray(pairs(u, i), np.float32)
     out = np.empty(len(u), np.float32); bs = max(1, max_cells // max(n_items, 1))
@@ -170,7 +175,7 @@ def sample_training(df:pd.DataFrame, # featured candidate rows with `label`
     i = np.flatnonzero(cand); o = i[np.lexsort((key(1, i), u[i]))]                 # the rest, in random order per user
     keep[o[_pos_in_run(u[o]) < n_random * npos[o]]] = True
     i = np.flatnonzero(keep); out = df.iloc[i[np.lexsort((key(2, i), u[i]))]].reset_index(drop=True)   # grouped by user, shuffled within
-    n_users, n_pos_users = len(np.unique(u)), len(np.unique(u[lab == 1]))
+    n_users, n_pos_users = len(group_ids(u)[0]), len(group_ids(u[lab == 1])[0])
     info = {'users_total': n_users, 'users_with_positive': n_pos_users, 'users_dropped_no_positive': n_users - n_pos_users,
             'rows': len(out), 'positives': int(out.label.sum())}
     return out, info

@@ -14,7 +14,7 @@ from .embeddings import build_index, search_unseen
 
 # %% auto #0
 __all__ = ['confidence_matrix', 'fit_als', 'fit_svd', 'fit_mf', 'recommend', 'pair_dot', 'dot_scorer', 'fold_in', 'save_factors',
-           'load_factors', 'topk_from_scores', 'topk_blocked', 'topk_global', 'cost_blocks', 'csr_lookup',
+           'load_factors', 'topk_from_scores', 'topk_blocked', 'topk_global', 'group_ids', 'cost_blocks', 'csr_lookup',
            'topk_sparse', 'topk_suffix', 'sparse_scorer', 'recs_from_frame', 'recs_to_frame', 'popularity_scores',
            'fit_popularity', 'fit_recent_popularity', 'fit_newest', 'itemknn_similarity', 'fit_itemknn', 'ease_weights',
            'history_pairs', 'ease_scorer', 'fit_ease', 'fit_als_scores']
@@ -282,6 +282,15 @@ def _pos_in_run(g:np.ndarray, # values sorted so that equal values are adjacent
     return np.arange(len(g)) - np.repeat(start, np.diff(np.r_[start, len(g)]))
 
 
+# %% ../nbs/02_mf.ipynb #38081db8
+def group_ids(u:np.ndarray, # ids, e.g. a pool's uid column
+             ) -> tuple[np.ndarray, np.ndarray]: # (distinct ids ascending, each element's index among them)
+    "`np.unique(u, return_inverse=True)` in one pass when `u` is sorted (a pool's uid column); by sorting otherwise."
+    u = np.asarray(u, np.int64)
+    if len(u) > 1 and not (u[1:] >= u[:-1]).all(): return np.unique(u, return_inverse=True)
+    start = np.flatnonzero(np.r_[True, u[1:] != u[:-1]]) if len(u) else np.zeros(0, np.int64)
+    return u[start], np.repeat(np.arange(len(start)), np.diff(np.r_[start, len(u)]))
+
 # %% ../nbs/02_mf.ipynb #b13e0068
 def cost_blocks(cost:np.ndarray, # (n,) cells each unit of work needs, in processing order
                 max_cells:int, # cells per block (a unit larger than this gets a block of its own)
@@ -377,7 +386,7 @@ def sparse_scorer(X:sp.spmatrix, # (n_users, n) each user's row: history weights
             else: ids[s:e], val[s:e] = topk_blocked(lambda u: P[u].toarray(), np.arange(e - s), seen[uids[s:e]], k, max_cells, True, allowed)
         return (ids, val) if return_scores else ids
     def pairs(u, i):
-        us, inv = np.unique(np.asarray(u, np.int64), return_inverse=True); i = np.asarray(i, np.int64)
+        us, inv = group_ids(u); i = np.asarray(i, np.int64)
         o = np.argsort(inv, kind='stable'); out = np.empty(len(o), W.dtype); io = inv[o]
         for s, e in blocks(us):
             rows = o[np.searchsorted(io, s):np.searchsorted(io, e)]
