@@ -407,11 +407,12 @@ def recs_from_frame(df:pd.DataFrame, # long rows: uid, iid and a score column (h
     if not {'uid', 'iid', score} <= set(df.columns): raise ValueError(f"df needs columns uid, iid, {score}; got {list(df.columns)}")
     s = df[score].to_numpy(np.float64) + 0.0                                   # + 0.0: -0.0 becomes 0.0, a tie as in numpy
     if np.isnan(s).any(): raise ValueError(f"column {score!r} has NaN; fill or drop those rows before ranking")
-    t = pd.DataFrame({'u': df['uid'].to_numpy(np.int64), 'i': df['iid'].to_numpy(np.int64), 's': s})
+    u, i = df['uid'].to_numpy(), df['iid'].to_numpy(); t = pd.DataFrame({'u': u, 'i': i, 's': s}, copy=False)   # views: no copy of the pool
+    key = u.astype(np.int64) * (int(i.max(initial=0)) + 1) + i
+    src = 't' if (key[1:] > key[:-1]).all() else '(SELECT u, i, max(s) AS s FROM t GROUP BY u, i)'   # a pool in (uid, iid) order has no repeats
     with duckdb.connect() as con:                                               # its own connection: safe in threads and on workers
         con.register('t', t)
-        r = con.sql(f"""SELECT u, i, row_number() OVER (PARTITION BY u ORDER BY s DESC, i) - 1 AS r
-                        FROM (SELECT u, i, max(s) AS s FROM t GROUP BY u, i) QUALIFY r < {int(k)}""").fetchnumpy()
+        r = con.sql(f"SELECT u, i, row_number() OVER (PARTITION BY u ORDER BY s DESC, i) - 1 AS r FROM {src} QUALIFY r < {int(k)}").fetchnumpy()
     uids = np.asarray(uids, np.int64); order = np.argsort(uids, kind='stable'); su = uids[order]
     p = np.searchsorted(su, r['u']); ok = p < len(su); ok[ok] = su[p[ok]] == r['u'][ok]          # rows of users that were asked for
     out = np.full((len(uids), k), -1, np.int64); out[order[p[ok]], r['r'][ok].astype(np.int64)] = r['i'][ok]
