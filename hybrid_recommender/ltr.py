@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar, map_blocks
-from .mf import recs_from_frame, recs_to_frame, _pos_in_run, group_ids, dot_scorer, sparse_scorer
+from .mf import recs_from_frame, recs_to_frame, _pos_in_run, _run_starts, group_ids, dot_scorer, sparse_scorer
 from .candidates import rrf_scores, pool_recall, merge_recall, recall_curve
 from .candidates import Retrievers, fit_sources, generate_candidates
 
@@ -196,8 +196,7 @@ def _split_users(df:pd.DataFrame, frac:float, seed:int) -> tuple[np.ndarray, np.
 def _qid(df): return df['qid'].to_numpy() if 'qid' in df else df.uid.to_numpy()
 def _sizes(q:np.ndarray) -> np.ndarray:
     "Query sizes in row order (rows of a query are contiguous)."
-    b = np.r_[True, q[1:] != q[:-1]]
-    return np.diff(np.r_[np.flatnonzero(b), len(q)])
+    return np.diff(np.r_[_run_starts(q), len(q)])
 def _groups(df): return _sizes(_qid(df))
 
 # %% ../nbs/04_ltr.ipynb #fbb96eaa

@@ -275,12 +275,16 @@ def topk_global(s:np.ndarray, # (n_items,) scores shared by every user
     return (ids, val) if return_scores else ids
 
 # %% ../nbs/02_mf.ipynb #fcac5e64
+def _run_starts(g:np.ndarray, # values sorted so that equal values are adjacent
+               ) -> np.ndarray:
+    "Index of the first element of each run of equal values."
+    return np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.zeros(0, np.int64)
+
 def _pos_in_run(g:np.ndarray, # values sorted so that equal values are adjacent
                ) -> np.ndarray:
     "0-based position of each element within its run of equal values."
-    start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1] if len(g) else np.zeros(0, np.int64)
+    start = _run_starts(g)
     return np.arange(len(g)) - np.repeat(start, np.diff(np.r_[start, len(g)]))
-
 
 # %% ../nbs/02_mf.ipynb #38081db8
 def group_ids(u:np.ndarray, # ids, e.g. a pool's uid column
@@ -288,7 +292,7 @@ def group_ids(u:np.ndarray, # ids, e.g. a pool's uid column
     "`np.unique(u, return_inverse=True)` in one pass when `u` is sorted (a pool's uid column); by sorting otherwise."
     u = np.asarray(u, np.int64)
     if len(u) > 1 and not (u[1:] >= u[:-1]).all(): return np.unique(u, return_inverse=True)
-    start = np.flatnonzero(np.r_[True, u[1:] != u[:-1]]) if len(u) else np.zeros(0, np.int64)
+    start = _run_starts(u)
     return u[start], np.repeat(np.arange(len(start)), np.diff(np.r_[start, len(u)]))
 
 # %% ../nbs/02_mf.ipynb #b13e0068
