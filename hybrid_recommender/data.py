@@ -8,17 +8,18 @@ import io, os, sys, json, gzip, errno, hashlib, shutil, socket, tempfile, time, 
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
+from .hub import HF_REPO, HF_REVIEW_COUNTS, check_hub, hf_endpoint, hf_paths, open_fs, read_range, read_blocks
 
 # %% auto #0
 __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'LEGACY_REVIEW_COLS', 'LEGACY_ITEM_COLS',
-           'DUCKDB_MIN_BYTES', 'AMAZON2023_CUTS', 'HF_REPO', 'HF_REVIEW_COUNTS', 'OFFLINE_MSG', 'log', 'progress_bar',
-           'default_out_dir', 'shared_data_dir', 'atomic_write', 'atomic_dir', 'fingerprint', 'file_digest',
-           'path_size', 'ArtifactStore', 'cached', 'gpu_device_present', 'resolve_device', 'validate_reviews',
-           'synthetic_reviews', 'read_table', 'from_legacy', 'load_dataset_dir', 'read_movielens', 'clean_reviews',
-           'kcore', 'user_hash', 'pick_users', 'sample_users', 'is_jsonl_2023', 'duckdb_sample', 'load_local',
-           'item_text', 'split_last_out', 'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items',
-           'leak_signature', 'recency_rank', 'interaction_weights', 'last_items', 'target_times', 'check_hub',
-           'stream_sample', 'stream_meta', 'load_hf', 'load_data', 'cluster_client', 'map_blocks']
+           'DUCKDB_MIN_BYTES', 'AMAZON2023_CUTS', 'REVIEW_TYPES', 'META_COLS', 'log', 'progress_bar', 'default_out_dir',
+           'shared_data_dir', 'atomic_write', 'atomic_dir', 'fingerprint', 'file_digest', 'path_size', 'ArtifactStore',
+           'cached', 'gpu_device_present', 'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table',
+           'from_legacy', 'load_dataset_dir', 'read_movielens', 'clean_reviews', 'kcore', 'user_hash', 'pick_users',
+           'sample_users', 'is_jsonl_2023', 'duckdb_sample', 'load_local', 'item_text', 'split_last_out',
+           'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items', 'leak_signature',
+           'recency_rank', 'interaction_weights', 'last_items', 'target_times', 'scan_lines', 'sample_reviews',
+           'stream_meta', 'hub_reviews', 'load_hf', 'load_data', 'cluster_client', 'map_blocks']
 
 # %% ../nbs/00_data.ipynb #2d9c2c9e
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -33,11 +34,12 @@ def progress_bar(it=None, # iterable (or None with `total`)
              desc:str='', # what is progressing
              total:int|None=None, # number of steps (default len(it))
              unit:str='it', # step unit
+             **kw, # more tqdm options (e.g. unit_scale=True, initial=...)
             ):
     "A text progress bar on stderr (also readable in papermill --log-output); off with HR_PROGRESS=0."
     from tqdm.std import tqdm
     return tqdm(it, desc=desc, total=total, unit=unit, file=sys.stderr, mininterval=5.0, ncols=100,
-                disable=os.environ.get('HR_PROGRESS', '1') == '0')
+                disable=os.environ.get('HR_PROGRESS', '1') == '0', **kw)
 
 # %% ../nbs/00_data.ipynb #fed38cdc
 def default_out_dir(out_dir:str|Path|None=None, # explicit directory wins
@@ -812,110 +814,157 @@ def target_times(targets:pd.DataFrame, # target rows uid, ts
     "Each target user's earliest target time: everything a method uses for that user must come strictly before it."
     return targets.groupby('uid').ts.min()
 
-# %% ../nbs/00_data.ipynb #db9aa51a
-HF_REPO = 'McAuley-Lab/Amazon-Reviews-2023'
-HF_REVIEW_COUNTS = {'All_Beauty': 701_528, 'Amazon_Fashion': 2_500_939, 'Appliances': 2_128_605, 'Arts_Crafts_and_Sewing': 8_966_758,
-    'Automotive': 19_955_450, 'Baby_Products': 6_028_884, 'Beauty_and_Personal_Care': 23_911_390, 'Books': 29_475_453,
-    'CDs_and_Vinyl': 4_827_273, 'Cell_Phones_and_Accessories': 20_812_945, 'Clothing_Shoes_and_Jewelry': 66_033_346,
-    'Digital_Music': 130_434, 'Electronics': 43_886_944, 'Gift_Cards': 152_410, 'Grocery_and_Gourmet_Food': 14_318_520,
-    'Handmade_Products': 664_162, 'Health_and_Household': 25_631_345, 'Health_and_Personal_Care': 494_121,
-    'Home_and_Kitchen': 67_409_944, 'Industrial_and_Scientific': 5_183_005, 'Kindle_Store': 25_577_616,
-    'Magazine_Subscriptions': 71_497, 'Movies_and_TV': 17_328_314, 'Musical_Instruments': 3_017_439, 'Office_Products': 12_845_712,
-    'Patio_Lawn_and_Garden': 16_490_047, 'Pet_Supplies': 16_827_862, 'Software': 4_880_181, 'Sports_and_Outdoors': 19_595_170,
-    'Subscription_Boxes': 16_216, 'Tools_and_Home_Improvement': 26_982_256, 'Toys_and_Games': 16_260_406, 'Video_Games': 4_624_615}
+# %% ../nbs/00_data.ipynb #5aa4d6fd
+REVIEW_TYPES = {'user_id': 'string', 'parent_asin': 'string', 'rating': 'float64', 'timestamp': 'int64'}   # the four columns the model uses
+META_COLS = ['parent_asin', 'title', 'main_category', 'features', 'description', 'categories', 'store', 'price', 'average_rating', 'rating_number']
 
-# %% ../nbs/00_data.ipynb #f5f65f67
-OFFLINE_MSG = ("Cannot reach the Hugging Face hub ({why}). To run offline, point the job at local files: "
-               "DATA_SOURCE='local' and DATA_PATH='<folder with reviews.jsonl.gz|parquet (+ items.*)>' "
-               "(e.g. papermill ... -p DATA_SOURCE local -p DATA_PATH ../shared/data/movielens100k), or DATA_SOURCE='synthetic'.")
+def _hash_cut(frac:float, # share of users to keep
+             ) -> np.uint64:
+    "The largest seeded user hash kept when sampling a share `frac` of users."
+    return np.uint64(2**64 - 1) if frac >= 1 else np.uint64(max(frac, 0.0) * (2**64 - 1))
 
-def check_hub(timeout:float=3.0, # seconds for the TCP probe
-              host:str='huggingface.co'):
-    "Raise a clear `ConnectionError` within `timeout` seconds when the hub is unreachable or offline mode is set."
-    for v in ('HF_HUB_OFFLINE', 'HF_DATASETS_OFFLINE'):
-        if os.environ.get(v, '').lower() in ('1', 'true', 'yes', 'on'): raise ConnectionError(OFFLINE_MSG.format(why=f'{v}=1 is set'))
-    try: socket.create_connection((host, 443), timeout=timeout).close()
-    except OSError as e: raise ConnectionError(OFFLINE_MSG.format(why=f'{host}:443 unreachable: {e}')) from None
+def _keep_users(t, cut:np.uint64, seed:int) -> pd.DataFrame:
+    "Rows of an Arrow table whose user's seeded hash is at most `cut`, as pandas."
+    import pyarrow as pa
+    return t.filter(pa.array(user_hash(t.column('user_id').to_pandas(), seed) <= cut)).to_pandas()
 
-# %% ../nbs/00_data.ipynb #c0524a81
+# %% ../nbs/00_data.ipynb #6a3fc805
+def _schema(names) -> dict:
+    import pyarrow as pa
+    return {c: pa.type_for_alias(REVIEW_TYPES.get(c, 'string')) for c in names}
+
+def _csv_users(blk:bytes, # whole CSV lines, no header
+               names:list, # the header's column names
+               cut:np.uint64, seed:int) -> pd.DataFrame:
+    "Rows of a block of the rating-only CSV whose user is hash-sampled."
+    import pyarrow as pa, pyarrow.csv as pcsv
+    t = pcsv.read_csv(io.BytesIO(blk), read_options=pcsv.ReadOptions(column_names=names), convert_options=pcsv.ConvertOptions(column_types=_schema(names))) \
+        if blk.strip() else pa.table({c: pa.array([], type=ty) for c, ty in _schema(names).items()})
+    return _keep_users(t, cut, seed)
+
+def _json_users(blk:bytes, # whole JSON lines of the raw review file
+                cut:np.uint64, seed:int) -> pd.DataFrame:
+    "The four review columns of a block of raw review JSON lines, rows of hash-sampled users (other fields skipped unparsed)."
+    import pyarrow as pa, pyarrow.json as pj
+    s = pa.schema(_schema(REVIEW_TYPES))
+    t = pj.read_json(io.BytesIO(blk), parse_options=pj.ParseOptions(explicit_schema=s, unexpected_field_behavior='ignore')) \
+        if blk.strip() else s.empty_table()
+    return _keep_users(t, cut, seed)
+
+# %% ../nbs/00_data.ipynb #1b872fac
 _TRANSIENT = (OSError, ConnectionError, TimeoutError)   # network / file-system faults worth a retry (aiohttp's and requests' errors are OSErrors)
 
 def _checkpoint(ck:Path, part:pd.DataFrame, seen:int, key:str):
-    "Save one batch's kept rows (named by rows read), then the rows read: a kill between the two re-reads that batch, never loses or doubles one."
+    "Save one block's kept rows (named by bytes read), then the bytes read: a kill between the two re-reads that block, never loses or doubles one."
     ck.mkdir(parents=True, exist_ok=True)
-    with atomic_write(ck/f'part-{seen:012d}.parquet') as t: part.to_parquet(t, index=False)
+    with atomic_write(ck/f'part-{seen:015d}.parquet') as t: part.to_parquet(t, index=False)
     with atomic_write(ck/'state.json') as t: t.write_text(json.dumps({'key': key, 'seen': seen}))
 
-def stream_sample(data_files:str, # hf://datasets/... URL or a local .jsonl(.gz) path (same code path)
-                  frac:float, # share of users to keep (by seeded hash)
-                  seed:int=0, # sampling seed
-                  columns:tuple=('user_id', 'parent_asin', 'rating', 'timestamp', 'title', 'text', 'verified_purchase', 'helpful_vote'),
-                  batch_size:int=50_000, # rows hashed at once
-                  max_rows_scanned:int|None=None, # stop after this many rows (None: whole file)
-                  progress:bool=True, # text progress bar
-                  retries:int=3, # reconnections after a broken stream, resuming after the rows already read
-                  backoff:float=2.0, # seconds before the first retry, doubled each time
-                  checkpoint:str|Path|None=None, # folder for progress (kept rows + rows read): a rerun after a failure resumes there
-                 ) -> tuple[pd.DataFrame, int]:
-    "Stream a JSON-lines review file, keeping rows of users whose seeded hash is in the lowest `frac`; (rows, scanned)."
-    from datasets import load_dataset
-    cut, keep, seen = np.uint64(min(frac, 1.0) * (2**64 - 1)), [], 0
-    ck = Path(checkpoint) if checkpoint else None; key = json.dumps([str(data_files), frac, seed, batch_size])
-    if ck and (ck/'state.json').exists() and json.loads((ck/'state.json').read_text())['key'] == key:      # resume a broken run
-        seen = json.loads((ck/'state.json').read_text())['seen']; keep = [pd.read_parquet(p) for p in sorted(ck.glob('part-*.parquet')) if int(p.stem[5:]) <= seen]
-        log(f"resuming the review stream after {seen:,} rows already read ({sum(map(len, keep)):,} kept)")
-    for attempt in range(retries + 1):
-        ds = load_dataset('json', data_files=data_files, split='train', streaming=True)
-        it = (ds.skip(seen) if seen else ds).iter(batch_size=batch_size)
-        try:
-            for b in (progress_bar(it, 'streaming reviews', unit='batch') if progress else it):
-                df = pd.DataFrame({c: b[c] for c in columns if c in b}); seen += len(df)
-                keep.append(df[user_hash(df.user_id, seed) <= cut])
-                if ck: _checkpoint(ck, keep[-1], seen, key)
-                if max_rows_scanned and seen >= max_rows_scanned: break
-            break
-        except _TRANSIENT as e:
-            if attempt == retries: raise RuntimeError(f"the review stream {data_files} broke after {seen:,} rows and {retries} retries ({type(e).__name__}: {e}); "
-                                                      "check the connection and rerun (or download the file and use DATA_SOURCE='local')") from e
-            log(f"review stream broke after {seen:,} rows ({type(e).__name__}: {e}); retry {attempt + 1}/{retries} in {backoff * 2**attempt:.0f} s")
-            time.sleep(backoff * 2**attempt)
-    return pd.concat(keep, ignore_index=True), seen
+def scan_lines(url:str, # hf:// URL or local path of a line-oriented file (JSON lines, CSV)
+               select, # select(block of whole lines) -> DataFrame of the rows to keep
+               desc:str, # progress-bar label
+               start:int=0, # first byte to read (past a CSV header)
+               checkpoint:str|Path|None=None, # progress folder: a rerun after a failure resumes there
+               key:str='', # what else the kept rows depend on (the parameters of `select`)
+               stop=None, # stop(list of kept frames) -> True ends the scan early
+               **kw, # to `hub.read_blocks` (block_bytes, retries, backoff)
+              ) -> tuple[pd.DataFrame, int]:
+    "Rows `select` keeps from each newline-aligned block of a file read once, with a byte progress bar; (rows, bytes read)."
+    fs, path = open_fs(url); size = fs.size(path); key = json.dumps([url, size, key]); ck = Path(checkpoint) if checkpoint else None
+    parts, pos = [], start
+    if ck and (ck/'state.json').exists() and json.loads((ck/'state.json').read_text())['key'] == key:
+        pos = json.loads((ck/'state.json').read_text())['seen']; parts = [pd.read_parquet(p) for p in sorted(ck.glob('part-*.parquet')) if int(p.stem[5:]) <= pos]
+        log(f"{desc}: resuming after {pos:,} of {size:,} bytes ({sum(map(len, parts)):,} rows kept)")
+    with progress_bar(desc=desc, total=size, unit='B', unit_scale=True, unit_divisor=1024, initial=pos) as bar:
+        for blk, end in read_blocks(fs, path, size, pos, log=log, **kw):
+            parts.append(select(blk)); bar.update(end - pos); pos = end
+            if ck: _checkpoint(ck, parts[-1], pos, key)
+            if stop and stop(parts): break
+    return (pd.concat(parts, ignore_index=True) if parts else select(b'')), pos - start
 
-# %% ../nbs/00_data.ipynb #47b70201
-def stream_meta(data_files:str, # hf:// URL or local path of the meta JSON-lines file
-                asins:set|None, # items to keep (None: a random sample, see `sample`)
-                batch_size:int=20_000, progress:bool=True,
-                sample:int|None=None, # with asins=None: stop after this many items drawn by a seeded hash of parent_asin
+# %% ../nbs/00_data.ipynb #4b9f061f
+def _rows_estimate(url:str) -> tuple[int, int, bytes]:
+    "(file size, estimated rows from the first MB's line length, the first line) of a line-oriented file."
+    fs, path = open_fs(url); size = fs.size(path); head = read_range(fs, path, 0, min(size, 2**20), log=log)
+    return size, max(1, round(size * max(head.count(b'\n'), 1) / max(len(head), 1))), head.split(b'\n', 1)[0]
+
+def sample_reviews(url:str, # hf:// URL or local path: the rating-only CSV (`.csv`) or the raw review JSON lines
+                   scale_n:int, # target rows after cleaning
+                   seed:int=0, # user-hash seed: the users `sample_users` keeps on the whole file
+                   oversample:float=1.3, # users read for about `oversample * scale_n` rows, so cleaning and k-core leave enough
+                   checkpoint:str|Path|None=None, # progress folder (see `scan_lines`)
+                   **kw, # to `scan_lines` (block_bytes, retries, backoff)
+                  ) -> pd.DataFrame:
+    "user_id, parent_asin, rating, timestamp of the hash-sampled users, the file read once by a C++ parser."
+    size, n_est, first = _rows_estimate(url); frac = oversample * scale_n / n_est; cut = _hash_cut(frac)
+    if url.endswith('.csv'):
+        names = first.decode('utf-8').strip().split(',')
+        if not {'user_id', 'parent_asin', 'rating'} <= set(names): raise ValueError(f"{url}: header {names} lacks user_id, parent_asin, rating")
+        select, start = (lambda b: _csv_users(b, names, cut, seed)), len(first) + 1
+    else: select, start = (lambda b: _json_users(b, cut, seed)), 0
+    log(f"data: reading {url} ({size / 2**30:.2f} GB, ~{n_est:,} rows) for {min(frac, 1):.1%} of users (seed {seed})")
+    return scan_lines(url, select, 'reviews', start, checkpoint, json.dumps([str(cut), seed]), **kw)[0]
+
+# %% ../nbs/00_data.ipynb #d6beb247
+def _meta_rows(blk:bytes, # whole JSON lines of the raw metadata file
+               want, # want(parent_asin Series) -> bool mask of the items to keep
+              ) -> pd.DataFrame:
+    "Metadata records of a block whose parent_asin `want` accepts: ids parsed by Arrow, only the kept lines decoded by `json`."
+    import pyarrow as pa, pyarrow.json as pj
+    lines = [l for l in blk.split(b'\n') if l.strip()]
+    if not lines: return pd.DataFrame({'parent_asin': pd.Series(dtype=object)})
+    po = pj.ParseOptions(explicit_schema=pa.schema({'parent_asin': pa.string()}), unexpected_field_behavior='ignore')
+    ids = pj.read_json(io.BytesIO(blk), parse_options=po).column('parent_asin').to_pandas()
+    if len(ids) != len(lines): ids = pd.Series([json.loads(l).get('parent_asin') for l in lines])   # blank or odd lines: parse them all
+    d = pd.DataFrame([json.loads(lines[i]) for i in np.flatnonzero(want(ids.astype(str)))])
+    d = d.reindex(columns=[c for c in META_COLS if c in d.columns] or ['parent_asin'])
+    if 'price' in d: d['price'] = pd.to_numeric(d.price, errors='coerce')          # numbers, null and "None" in the raw files
+    return d
+
+def stream_meta(url:str, # hf:// URL or local path of the meta JSON-lines file
+                asins, # items to keep (None: a seeded hash sample of about `sample` items, independent of any review)
+                sample:int|None=None, # with asins=None: stop after this many items
                 seed:int=0, # hash seed of the sample
+                checkpoint:str|Path|None=None, # progress folder (see `scan_lines`)
+                **kw, # to `scan_lines` (block_bytes, retries, backoff)
                ) -> pd.DataFrame:
-    "Stream item metadata, keeping only `asins` (or a hash sample of about `sample` items independent of any review)."
-    from datasets import load_dataset
-    ds = load_dataset('json', data_files=data_files, split='train', streaming=True)
-    cols = ['parent_asin', 'title', 'main_category', 'features', 'description', 'categories', 'store', 'price', 'average_rating', 'rating_number']
-    keep = (lambda d: d[d.parent_asin.isin(asins)]) if asins is not None else (lambda d: d[user_hash(d.parent_asin, seed) <= np.uint64(0.02 * (2**64 - 1))])
-    out, n = [], 0
-    for b in (progress_bar(ds.iter(batch_size=batch_size), 'streaming item meta', unit='batch') if progress else ds.iter(batch_size=batch_size)):
-        out.append(keep(pd.DataFrame({c: b[c] for c in cols if c in b}))); n += len(out[-1])
-        if asins is None and sample and n >= sample: break
-    d = pd.concat(out, ignore_index=True)
+    "Item metadata read once with a byte progress bar: the rows of `asins`, or about `sample` items drawn by a seeded hash."
+    if asins is not None:
+        keep = pd.Index(pd.Series(list(asins), dtype=object).astype(str).unique())
+        want, key = (lambda ids: ids.isin(keep).to_numpy()), hashlib.sha1('\n'.join(sorted(keep)).encode()).hexdigest()
+    else: cut = _hash_cut(0.02); want, key = (lambda ids: user_hash(ids, seed) <= cut), f'sample {seed}'
+    stop = (lambda parts: sum(map(len, parts)) >= sample) if asins is None and sample else None
+    d = scan_lines(url, lambda b: _meta_rows(b, want), 'item meta', 0, checkpoint, key, stop=stop, **kw)[0]
     return d.head(sample) if asins is None and sample else d
 
-# %% ../nbs/00_data.ipynb #1735beb0
-def load_hf(category:str='Electronics', # Amazon 2023 category, e.g. 'Electronics', 'Books'
+# %% ../nbs/00_data.ipynb #83f3dcb9
+def hub_reviews(category:str='Electronics', # Amazon 2023 category, e.g. 'Electronics', 'Books'
+               scale_n:int=200_000, # target review rows
+               seed:int=0, # user-sampling seed
+               reviews:str='csv', # 'csv' (the rating-only benchmark file; the raw file where there is none) or 'raw'
+               checkpoint:str|Path|None=None, # progress folder (see `scan_lines`)
+               **kw, # to `sample_reviews` (oversample, block_bytes, retries, backoff)
+              ) -> pd.DataFrame:
+    "Reviews of hash-sampled users of a hub category, each file read once."
+    if reviews not in ('csv', 'raw'): raise ValueError(f"HF_REVIEWS must be 'csv' or 'raw', got {reviews!r}")
+    check_hub(); url = hf_paths(category)
+    if reviews == 'csv':
+        try: return sample_reviews(url['csv'], scale_n, seed, checkpoint=checkpoint, **kw)
+        except FileNotFoundError: log(f"data: {category} has no rating-only CSV on {hf_endpoint()} (404): reading the raw review JSON lines instead")
+    return sample_reviews(url['raw'], scale_n, seed, checkpoint=checkpoint, **kw)
+
+def load_hf(category:str='Electronics', # Amazon 2023 category
             scale_n:int=200_000, # target review rows
             seed:int=0, # user-sampling seed
-            oversample:float=1.3, # extra rows streamed to survive cleaning / k-core
-            max_rows_scanned:int|None=None, # stop the stream early (None: whole file)
-            checkpoint:str|Path|None=None, # progress folder of the review stream (see `stream_sample`)
+            reviews:str='csv', # see `hub_reviews`
+            checkpoint:str|Path|None=None, # progress folder: `reviews/` and `meta/` inside
+            **kw, # to `sample_reviews` / `scan_lines`
            ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Reviews of hash-sampled users and their items' metadata, streamed from the Hugging Face hub."
-    check_hub()
-    total = HF_REVIEW_COUNTS.get(category)
-    if total is None: warnings.warn(f"unknown category {category!r}: review count unknown, streaming with frac=1 and max_rows_scanned")
-    frac = 1.0 if total is None else min(1.0, oversample * scale_n / total)
-    base = f'hf://datasets/{HF_REPO}/raw'
-    rev, _ = stream_sample(f'{base}/review_categories/{category}.jsonl', frac, seed, max_rows_scanned=max_rows_scanned or (None if total else 3 * scale_n), checkpoint=checkpoint)
-    meta = stream_meta(f'{base}/meta_categories/meta_{category}.jsonl', set(rev.parent_asin.unique()))
+    "Reviews of hash-sampled users and their items' metadata, each file read once from the hub."
+    ck = Path(checkpoint) if checkpoint else None
+    rev = hub_reviews(category, scale_n, seed, reviews, ck/'reviews' if ck else None, **kw)
+    meta = stream_meta(hf_paths(category)['meta'], rev.parent_asin.unique(), checkpoint=ck/'meta' if ck else None,
+                       **{k: v for k, v in kw.items() if k != 'oversample'})
     return rev, meta
 
 # %% ../nbs/00_data.ipynb #a5117aaf
@@ -924,7 +973,7 @@ def _local_fp(path) -> list:
     fs = sorted(p.iterdir()) if p.is_dir() else [p]
     return [(f.name, f.stat().st_size, int(f.stat().st_mtime)) for f in fs if f.is_file()]
 
-# %% ../nbs/00_data.ipynb #5ec86d9f
+# %% ../nbs/00_data.ipynb #9dfd92a2
 def load_data(source:str='synthetic', # 'hf', 'local' or 'synthetic'
               path:str|Path|None=None, # local folder/file (source='local')
               category:str='Electronics', # HF category (source='hf')
@@ -933,29 +982,35 @@ def load_data(source:str='synthetic', # 'hf', 'local' or 'synthetic'
               store:ArtifactStore|None=None, # cache location (None: no cache)
               shape:str='default', # synthetic data shape, a key of `SYNTHETIC_SHAPES` (source='synthetic')
               engine:str='auto', # source='local': 'auto', 'pandas' or 'duckdb' (see `load_local`)
+              hf_reviews:str='csv', # source='hf': 'csv' (rating-only benchmark file) or 'raw' (see `hub_reviews`)
               **kw, # passed to `prepare` (k_core, split, min_rows, undated, cuts)
              ) -> RecData:
-    "Load (from cache when valid), sample, clean, k-core, split and encode the chosen source."
+    "Load (from cache when valid), sample, clean, k-core, split and encode the chosen source; every input file is read once."
     if source not in ('hf', 'local', 'synthetic'): raise ValueError(f"DATA_SOURCE must be 'hf', 'local' or 'synthetic', got {source!r}")
     if source == 'local' and not path: raise ValueError("DATA_SOURCE='local' needs DATA_PATH (a folder with reviews.* and items.*)")
     if source == 'hf': check_hub()
+    if source == 'synthetic' and shape not in SYNTHETIC_SHAPES: raise ValueError(f"SYNTHETIC_SHAPE must be one of {list(SYNTHETIC_SHAPES)}, got {shape!r}")
     fp = fingerprint({'source': source, 'path': str(path), 'files': _local_fp(path) if source == 'local' else None,
                       'category': category if source == 'hf' else None, 'scale_n': scale_n, 'seed': seed, 'v': 1,
-                      **({'shape': shape} if source == 'synthetic' and shape != 'default' else {})})
-    def _raw():
-        if source == 'hf': return load_hf(category, scale_n or 200_000, seed, checkpoint=store.path('.stream_{N}') if store else None)
+                      **({'shape': shape} if source == 'synthetic' and shape != 'default' else {}), **({'reviews': hf_reviews} if source == 'hf' else {})})
+    ck, box = (store.path('.stream_{N}') if store else None), {}
+    def _reviews():                                           # raw reviews (+ items where the source yields them together)
+        if source == 'hf': return hub_reviews(category, scale_n or 200_000, seed, hf_reviews, ck/'reviews' if ck else None), None
         if source == 'local': return load_local(path, scale_n, seed, engine)
-        if shape not in SYNTHETIC_SHAPES: raise ValueError(f"SYNTHETIC_SHAPE must be one of {list(SYNTHETIC_SHAPES)}, got {shape!r}")
         return synthetic_reviews(scale_n or 20_000, seed=seed, **SYNTHETIC_SHAPES[shape])
+    def _items(rev):                                          # item metadata of the sampled reviews, without reading the reviews again
+        if 'items' in box: return box['items']
+        if source == 'hf': return stream_meta(hf_paths(category)['meta'], rev.parent_asin.unique(), checkpoint=ck/'meta' if ck else None)
+        return _reviews()[1]
     if store is None:
-        rev, it = _raw(); return prepare(rev, it, scale_n, seed=seed, **kw)
-    box = {}
+        rev, it = _reviews(); return prepare(rev, it if it is not None or source != 'hf' else _items(rev), scale_n, seed=seed, **kw)
     def _rev():
-        rev, it = _raw(); cl, _ = clean_reviews(rev)
-        box['items'] = it; return sample_users(cl, scale_n, seed)[0]
+        rev, it = _reviews()
+        if source != 'hf': box['items'] = it                  # local / synthetic: read together; hf: the metadata follows the sample
+        return sample_users(clean_reviews(rev)[0], scale_n, seed)[0]
     rev = cached(store, 'sampled_reviews_{N}.parquet', fp, _rev)
-    shutil.rmtree(store.path('.stream_{N}'), ignore_errors=True)          # the sample is complete: drop the stream's progress
-    it = cached(store, 'sampled_items_{N}.parquet', fp, lambda: _item_subset(box.get('items', _raw()[1]), rev))
+    it = cached(store, 'sampled_items_{N}.parquet', fp, lambda: _item_subset(_items(rev), rev))
+    shutil.rmtree(ck, ignore_errors=True)                     # both samples are complete: drop the readers' progress
     d = prepare(rev, it if len(it.columns) > 1 else None, None, seed=seed, **kw)
     d.report.update(sample_note=f"SCALE_N={scale_n}: {rev.user_id.nunique()} users, {len(rev)} rows in {store.path('sampled_reviews_{N}.parquet').name}")
     return d

@@ -10,7 +10,8 @@ from functools import partial
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write, atomic_dir, target_times, cached
-from .data import cluster_client, log, progress_bar, file_digest, add_cold_items, leak_signature, stream_meta, read_table, HF_REPO, HF_REVIEW_COUNTS, SYNTHETIC_SHAPES
+from .data import cluster_client, log, progress_bar, file_digest, add_cold_items, leak_signature, stream_meta, read_table, SYNTHETIC_SHAPES
+from .hub import HF_REVIEW_COUNTS, hf_paths
 from .embeddings import embed_items, save_item_embeddings, load_item_embeddings, build_index, save_index, resolve_backend, text_fit_fn
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
 from .mf import fit_recent_popularity, fit_newest
@@ -28,7 +29,7 @@ __all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STA
 # %% ../nbs/07_job.ipynb #bf7860f9
 CODE_VERSION = 14   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
 JOB_DEFAULTS = dict(
-    SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, SYNTHETIC_SHAPE='default', COLD_ITEMS=None, OUT_DIR=None, SEED=42, K=10,
+    SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, HF_REVIEWS='csv', SYNTHETIC_SHAPE='default', COLD_ITEMS=None, OUT_DIR=None, SEED=42, K=10,
     SPLIT='last_out', K_CORE=5, UNDATED='random',
     EMB_BACKEND='auto', EMB_MODEL=None, EMB_BATCH=64, EMB_MAX_SEQ=128, ANN='hnsw',
     ALS_FACTORS=64, ALS_ITERS=15, ALS_REG=1.0, ALS_ALPHA=10.0,
@@ -82,7 +83,7 @@ def _num(lo:float, hi:float|None=None, open_lo:bool=False):
 def _one_of(*vals): return (lambda v: v in vals), 'one of ' + ', '.join(map(repr, vals))
 
 PARAM_RULES = {'SCALE_N': ((lambda v: v is None or _int(1)[0](v)), 'None (whole input) or an integer >= 1'), 'SEED': _int(0), 'K': _int(1, 1000),
-    'DATA_SOURCE': _one_of('hf', 'local', 'synthetic'), 'SPLIT': _one_of('last_out', 'timestamp'), 'K_CORE': _int(0), 'UNDATED': _one_of('random', 'oldest'),
+    'DATA_SOURCE': _one_of('hf', 'local', 'synthetic'), 'HF_REVIEWS': _one_of('csv', 'raw'), 'SPLIT': _one_of('last_out', 'timestamp'), 'K_CORE': _int(0), 'UNDATED': _one_of('random', 'oldest'),
     'EMB_BACKEND': _one_of('auto', 'st', 'onnx-int8', 'tfidf'), 'EMB_BATCH': _int(1), 'EMB_MAX_SEQ': _int(8), 'ANN': _one_of('hnsw', 'exact', 'numpy'),
     'ALS_FACTORS': _int(1), 'ALS_ITERS': _int(1), 'ALS_REG': _num(0), 'ALS_ALPHA': _num(0, open_lo=True),
     **{f'N_{s}': _int(0) for s in ('ALS', 'SEMANTIC', 'COOC', 'EASE', 'POP', 'RECENT', 'NEWEST', 'HARD', 'RANDOM')},
@@ -223,9 +224,10 @@ def data(self:Job) -> RecData:
     P = self.P
     with self._timer('data'):
         self.D = load_data(P['DATA_SOURCE'], P['DATA_PATH'], P['CATEGORY'], P['SCALE_N'], P['SEED'], self.store,
-                           shape=P['SYNTHETIC_SHAPE'], k_core=P['K_CORE'], split=P['SPLIT'], undated=P['UNDATED'])
+                           shape=P['SYNTHETIC_SHAPE'], hf_reviews=P['HF_REVIEWS'], k_core=P['K_CORE'], split=P['SPLIT'], undated=P['UNDATED'])
         if P['COLD_ITEMS'] is not None: self._add_cold()
-    self._fp('data', ['DATA_SOURCE', 'DATA_PATH', 'CATEGORY', 'SYNTHETIC_SHAPE', 'COLD_ITEMS', 'SCALE_N', 'SEED', 'K_CORE', 'SPLIT', 'UNDATED'])
+    self._fp('data', ['DATA_SOURCE', 'DATA_PATH', 'CATEGORY', 'SYNTHETIC_SHAPE', 'COLD_ITEMS', 'SCALE_N', 'SEED', 'K_CORE', 'SPLIT', 'UNDATED']
+             + (['HF_REVIEWS'] if P['DATA_SOURCE'] == 'hf' else []))
     self.fps['data'] = fingerprint([self.fps['data'], len(self.D.train), len(self.D.test), int(self.D.train.iid.sum())])
     return self.D
 
@@ -235,7 +237,7 @@ def _add_cold(self:Job):
     "Add the independent cold items (COLD_ITEMS) to the catalogue and report the leak signature."
     P, c = self.P, self.P['COLD_ITEMS']
     if isinstance(c, (int, np.integer)) and P['DATA_SOURCE'] != 'hf': raise ValueError("COLD_ITEMS=<count> samples the Hugging Face meta file (DATA_SOURCE='hf'); locally pass COLD_ITEMS=<path of an items file independent of the reviews>")
-    make = (lambda: stream_meta(f"hf://datasets/{HF_REPO}/raw/meta_categories/meta_{P['CATEGORY']}.jsonl", None, sample=int(c), seed=P['SEED'])) if isinstance(c, (int, np.integer)) else (lambda: read_table(c))
+    make = (lambda: stream_meta(hf_paths(P['CATEGORY'])['meta'], None, sample=int(c), seed=P['SEED'])) if isinstance(c, (int, np.integer)) else (lambda: read_table(c))
     cold = cached(self.store, 'cold_items_{N}.parquet', fingerprint({'cold': str(c), 'category': P['CATEGORY'], 'seed': P['SEED']}), make)
     self.D = add_cold_items(self.D, cold); self.info['leak'] = sig = leak_signature(self.D)
     print(f"cold items: {sig['cold_in_catalogue']} in the test catalogue without history; share that are valid/test targets {sig['share_targets']:.3f} (all items: {sig['share_targets_all_items']:.3f})")
