@@ -32,11 +32,20 @@ if sys.argv[2] == 'before':
     d.check_hub = lambda *a, **k: None          # the old probe refused every HF_ENDPOINT (#24, bug 1)
     _sub = d._item_subset                       # and the old items cache failed on the raw files' "None" prices (parquet): coerce them
     d._item_subset = lambda it, rev: _sub(it.assign(price=pd.to_numeric(it.price, errors='coerce')) if it is not None and 'price' in it else it, rev)
+reads = {}                                      # CPU seconds of each file's read, by URL
+def timed(fn, url_arg=0):
+    def w(*a, **k):
+        c = time.process_time()
+        try: return fn(*a, **k)
+        finally: u = str(a[url_arg]); reads[u] = reads.get(u, 0) + time.process_time() - c
+    return w
+for name in ('scan_lines', 'stream_sample', 'stream_meta'):          # after: scan_lines; before: stream_sample / stream_meta
+    if hasattr(d, name) and not (name == 'stream_meta' and hasattr(d, 'scan_lines')): setattr(d, name, timed(getattr(d, name)))
 t0, c0 = time.perf_counter(), time.process_time()
 data = d.load_data('hf', category=sys.argv[3], scale_n=int(sys.argv[4]), seed=int(sys.argv[5]), store=d.ArtifactStore(sys.argv[6], int(sys.argv[4])), k_core=0)   # k-core: cheap, and it may empty a tiny sample
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')) / 2**20
-print('RESULT ' + json.dumps({'wall_s': round(wall, 2), 'cpu_s': round(cpu, 2), 'peak_rss_gb': round(hwm, 3), 'package': d.__file__,
+print('RESULT ' + json.dumps({'wall_s': round(wall, 2), 'cpu_s': round(cpu, 2), 'read_cpu_s': {u: round(v, 2) for u, v in reads.items()}, 'peak_rss_gb': round(hwm, 3), 'package': d.__file__,
                               'stream_dirs_left': [p.name for p in os.scandir(sys.argv[6]) if p.name.startswith('.stream')]}))
 '''
 
@@ -107,15 +116,47 @@ def extrapolate(before: dict, after: dict, files: dict, root: Path) -> dict:
     gb = {k: p.stat().st_size / 1e9 for k, p in files.items()}
     rel = {k: p.relative_to(root).as_posix() for k, p in files.items()}
     reads = {s['side']: {k: round(s['bytes_served'].get(rel[k], 0) / 1e9 / gb[k], 2) for k in files} for s in (before, after)}   # passes over each file
-    e = ELECTRONICS
+    e = ELECTRONICS; pub = {'raw': e['raw_gb'], 'csv': e['csv_gb'], 'meta': e['meta_gb']}
+    def cpu(side):
+        "Read CPU per GB of each file (from the side's own timing of its readers) times the GB it would read of Electronics, plus the rest."
+        per = {}
+        for url, c in side['read_cpu_s'].items():
+            k = next(k for k in files if url.endswith(rel[k])); per[k] = per.get(k, 0) + c
+        read = sum(c / max(side['bytes_served'].get(rel[k], 0) / 1e9, 1e-9) * reads[side['side']][k] * pub[k]
+                   for k, c in per.items() if side['bytes_served'].get(rel[k]))
+        return read, side['cpu_s'] - sum(per.values())
     b_gb = reads['before']['raw'] * e['raw_gb'] + reads['before']['meta'] * e['meta_gb']
     a_gb = reads['after']['csv'] * e['csv_gb'] + reads['after']['meta'] * e['meta_gb'] + reads['after']['raw'] * e['raw_gb']
-    scale = lambda s, hub_gb: s['cpu_s'] / max(s['gb_served'], 1e-9) * hub_gb
+    (rb, ob), (ra, oa) = cpu(before), cpu(after)
     return {'passes_per_file': reads, 'electronics_gb_read': {'before': round(b_gb, 2), 'after': round(a_gb, 2)},
-            'electronics_cpu_min': {'before': round(scale(before, b_gb) / 60, 1), 'after': round(scale(after, a_gb) / 60, 1)},
+            'electronics_read_cpu_min': {'before': round(rb / 60, 2), 'after': round(ra / 60, 2)},
+            'rest_cpu_s_at_bench_scale': {'before': round(ob, 2), 'after': round(oa, 2)},
             'electronics_wall_min_at_measured_rate': {'before': round(b_gb * 1e3 / before['mb_per_s'] / 60, 1),
                                                       'after': round(a_gb * 1e3 / after['mb_per_s'] / 60, 1)},
-            'note': 'CPU per GB served, measured per side on this machine, times the GB each side would read of Electronics'}
+            'note': "read CPU per GB of each file, measured per side on this machine, times the GB it would read of Electronics (each "
+                    "file's passes included); 'rest' = the side's CPU outside its readers (imports, cleaning, split, caches) at the bench's SCALE_N"}
+
+
+def slopes(big: dict, small: dict, fb: dict, fs: dict, root: Path) -> dict:
+    "After side: read CPU = fixed + slope x GB per file, from two category sizes; Electronics = slopes x published sizes + fixed."
+    def per(side, files):
+        rel = {k: p.relative_to(root).as_posix() for k, p in files.items()}
+        cpu = {k: sum(c for u, c in side['read_cpu_s'].items() if u.endswith(rel[k])) for k in files}
+        return {k: (side['bytes_served'].get(rel[k], 0) / 1e9, cpu[k]) for k in files if side['bytes_served'].get(rel[k])}
+    pb, ps = per(big, fb), per(small, fs); out = {}
+    for k in pb:
+        (g1, c1), (g0, c0) = pb[k], ps[k]; b = (c1 - c0) / max(g1 - g0, 1e-9); out[k] = {'cpu_s_per_gb': round(b, 2), 'fixed_cpu_s': round(c1 - b * g1, 2)}
+    pub = {'csv': ELECTRONICS['csv_gb'], 'meta': ELECTRONICS['meta_gb'], 'raw': ELECTRONICS['raw_gb']}
+    out['electronics_read_cpu_s'] = round(sum(v['cpu_s_per_gb'] * pub[k] + v['fixed_cpu_s'] for k, v in out.items()), 1)
+    return out
+
+
+def rest_at(n: int, seed: int) -> dict:
+    "CPU of what load_data does after the reads (clean, sample, k-core, split, encode, item text) on n synthetic rows."
+    from hybrid_recommender.data import synthetic_reviews, clean_reviews, sample_users, prepare
+    rv, it = synthetic_reviews(n, seed=seed); c = time.process_time()
+    prepare(sample_users(clean_reviews(rv)[0], n, seed)[0], it, None, seed=seed)
+    return {'rows': n, 'cpu_s': round(time.process_time() - c, 2)}
 
 
 def main():
@@ -133,17 +174,20 @@ def main():
     print('files:', {k: f'{v / 1e6:.0f} MB' for k, v in sizes.items()}, f'| SCALE_N={scale_n:,}', flush=True)
     pkg = Path(tempfile.mkdtemp(prefix='pkg_before_', dir=BENCH_OUT))
     subprocess.run(f'git -C {REPO} archive {a.before} hybrid_recommender | tar -x -C {pkg}', shell=True, check=True)
+    small = make_category(root, f'{a.category}_quarter', rows // 4, a.seed + 1)          # a second size: per-GB slopes apart from fixed costs
     with LoopbackHub(root) as hub:
         res = {s: run_side(s, p, hub, a.category, scale_n, a.seed) for s, p in (('before', str(pkg)), ('after', ''))}
+        res_small = run_side('after', '', hub, f'{a.category}_quarter', max(500, scale_n // 4), a.seed); res_small.pop('_rev')
     rb, ra = res['before'].pop('_rev'), res['after'].pop('_rev')
     same_users = set(rb.user_id) == set(ra.user_id)
     import pandas as pd
     same_rows = same_users and rb.sort_values(['user_id', 'parent_asin']).reset_index(drop=True)[['user_id', 'parent_asin', 'rating']].equals(
         ra.sort_values(['user_id', 'parent_asin']).reset_index(drop=True)[['user_id', 'parent_asin', 'rating']])
     eng = parse_engines(files['csv'], scale_n, a.seed)
-    ext = extrapolate(res['before'], res['after'], files, root)
+    ext = extrapolate(res['before'], res['after'], files, root); ext['rest_cpu_s_at_200k'] = rest_at(200_000, a.seed)
+    ext['after_slopes'] = slopes(res['after'], res_small, files, small, root)
     out = {'date': time.strftime('%Y-%m-%d %H:%M'), 'machine': m, 'category': a.category, 'rows': rows, 'scale_n': scale_n,
-           'file_bytes': sizes, 'before_ref': a.before, 'sides': res, 'same_users': same_users, 'same_rows': same_rows,
+           'file_bytes': sizes, 'before_ref': a.before, 'sides': res, 'after_quarter': res_small, 'same_users': same_users, 'same_rows': same_rows,
            'parse_engines': eng, 'extrapolation': ext}
     write_json(RESULTS / 'hub_data.json', out)
     b, f = res['before'], res['after']
@@ -161,9 +205,15 @@ def main():
           f"CSV parse + user-hash filter, local file ({eng['csv_mb']} MB): pyarrow {eng['pyarrow']['wall_s']} s wall / {eng['pyarrow']['cpu_s']} s CPU "
           f"({eng['pyarrow']['mb_per_s']} MB/s), DuckDB {eng['duckdb']['wall_s']} s / {eng['duckdb']['cpu_s']} s ({eng['duckdb']['mb_per_s']} MB/s); same rows: {eng['same_rows']}.", '',
           f"**Electronics, SCALE_N=200000** (published sizes: review JSON 22.62 GB, CSV 2.52 GB, meta 5.25 GB): bytes read from the hub "
-          f"{ext['electronics_gb_read']['before']} GB → **{ext['electronics_gb_read']['after']} GB**; data-stage CPU "
-          f"{ext['electronics_cpu_min']['before']} → **{ext['electronics_cpu_min']['after']} min** on this machine; at the rate measured here "
-          f"{ext['electronics_wall_min_at_measured_rate']['before']} → {ext['electronics_wall_min_at_measured_rate']['after']} min wall (the hub's bandwidth may be lower)."]
+          f"{ext['electronics_gb_read']['before']} GB → **{ext['electronics_gb_read']['after']} GB**; CPU of the reads "
+          f"{ext['electronics_read_cpu_min']['before']} → **{ext['electronics_read_cpu_min']['after']} min** on this machine (each file's measured CPU per GB "
+          f"× its published size × passes), plus the rest of the stage (cleaning, split, encoding: {ext['rest_cpu_s_at_200k']['cpu_s']} s at 200k rows, "
+          f"the same before and after). Fitted on two sizes (this one and a quarter of it), the after side's reads cost "
+          f"{ext['after_slopes']['csv']['cpu_s_per_gb']} CPU s/GB (CSV) and {ext['after_slopes']['meta']['cpu_s_per_gb']} s/GB (meta) plus "
+          f"{ext['after_slopes']['csv']['fixed_cpu_s'] + ext['after_slopes']['meta']['fixed_cpu_s']:.2f} s fixed: Electronics' reads "
+          f"**{ext['after_slopes']['electronics_read_cpu_s']} CPU s**, the whole data stage ≈ "
+          f"**{ext['after_slopes']['electronics_read_cpu_s'] + ext['rest_cpu_s_at_200k']['cpu_s']:.0f} CPU s**. At the rate served here {ext['electronics_wall_min_at_measured_rate']['before']} → "
+          f"{ext['electronics_wall_min_at_measured_rate']['after']} min wall (the hub's bandwidth may be lower)."]
     (RESULTS / 'hub_data.md').write_text('\n'.join(md) + '\n'); print('\n'.join(md))
 
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #529d448f
 from __future__ import annotations
-import io, os, sys, json, gzip, errno, hashlib, shutil, socket, tempfile, time, contextlib, warnings, dataclasses
+import io, os, re, sys, json, gzip, errno, hashlib, shutil, socket, tempfile, time, contextlib, warnings, dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, scipy.sparse as sp
@@ -838,8 +838,8 @@ def _csv_users(blk:bytes, # whole CSV lines, no header
                cut:np.uint64, seed:int) -> pd.DataFrame:
     "Rows of a block of the rating-only CSV whose user is hash-sampled."
     import pyarrow as pa, pyarrow.csv as pcsv
-    t = pcsv.read_csv(io.BytesIO(blk), read_options=pcsv.ReadOptions(column_names=names), convert_options=pcsv.ConvertOptions(column_types=_schema(names))) \
-        if blk.strip() else pa.table({c: pa.array([], type=ty) for c, ty in _schema(names).items()})
+    t = pcsv.read_csv(pa.BufferReader(blk), read_options=pcsv.ReadOptions(column_names=names), convert_options=pcsv.ConvertOptions(column_types=_schema(names))) \
+        if blk and not blk.isspace() else pa.table({c: pa.array([], type=ty) for c, ty in _schema(names).items()})
     return _keep_users(t, cut, seed)
 
 def _json_users(blk:bytes, # whole JSON lines of the raw review file
@@ -847,8 +847,8 @@ def _json_users(blk:bytes, # whole JSON lines of the raw review file
     "The four review columns of a block of raw review JSON lines, rows of hash-sampled users (other fields skipped unparsed)."
     import pyarrow as pa, pyarrow.json as pj
     s = pa.schema(_schema(REVIEW_TYPES))
-    t = pj.read_json(io.BytesIO(blk), parse_options=pj.ParseOptions(explicit_schema=s, unexpected_field_behavior='ignore')) \
-        if blk.strip() else s.empty_table()
+    t = pj.read_json(pa.BufferReader(blk), parse_options=pj.ParseOptions(explicit_schema=s, unexpected_field_behavior='ignore')) \
+        if blk and not blk.isspace() else s.empty_table()
     return _keep_users(t, cut, seed)
 
 # %% ../nbs/00_data.ipynb #1b872fac
@@ -867,18 +867,21 @@ def scan_lines(url:str, # hf:// URL or local path of a line-oriented file (JSON 
                checkpoint:str|Path|None=None, # progress folder: a rerun after a failure resumes there
                key:str='', # what else the kept rows depend on (the parameters of `select`)
                stop=None, # stop(list of kept frames) -> True ends the scan early
+               every:float=30.0, # seconds between checkpoints (a kill re-reads at most that much; each one costs a parquet write)
                **kw, # to `hub.read_blocks` (block_bytes, retries, backoff)
               ) -> tuple[pd.DataFrame, int]:
     "Rows `select` keeps from each newline-aligned block of a file read once, with a byte progress bar; (rows, bytes read)."
     fs, path = open_fs(url); size = fs.size(path); key = json.dumps([url, size, key]); ck = Path(checkpoint) if checkpoint else None
-    parts, pos = [], start
+    parts, pos, saved, last = [], start, 0, time.monotonic()
     if ck and (ck/'state.json').exists() and json.loads((ck/'state.json').read_text())['key'] == key:
         pos = json.loads((ck/'state.json').read_text())['seen']; parts = [pd.read_parquet(p) for p in sorted(ck.glob('part-*.parquet')) if int(p.stem[5:]) <= pos]
+        saved = len(parts)
         log(f"{desc}: resuming after {pos:,} of {size:,} bytes ({sum(map(len, parts)):,} rows kept)")
     with progress_bar(desc=desc, total=size, unit='B', unit_scale=True, unit_divisor=1024, initial=pos) as bar:
         for blk, end in read_blocks(fs, path, size, pos, log=log, **kw):
             parts.append(select(blk)); bar.update(end - pos); pos = end
-            if ck: _checkpoint(ck, parts[-1], pos, key)
+            if ck and time.monotonic() - last >= every:                         # the rows kept since the last checkpoint, as one part
+                _checkpoint(ck, pd.concat(parts[saved:], ignore_index=True), pos, key); saved, last = len(parts), time.monotonic()
             if stop and stop(parts): break
     return (pd.concat(parts, ignore_index=True) if parts else select(b'')), pos - start
 
@@ -906,17 +909,17 @@ def sample_reviews(url:str, # hf:// URL or local path: the rating-only CSV (`.cs
     return scan_lines(url, select, 'reviews', start, checkpoint, json.dumps([str(cut), seed]), **kw)[0]
 
 # %% ../nbs/00_data.ipynb #d6beb247
+_ASIN = re.compile(rb'"parent_asin": ?"([^"\\]*)"')   # a quote inside a JSON string is escaped, so this is only ever a key
+
 def _meta_rows(blk:bytes, # whole JSON lines of the raw metadata file
-               want, # want(parent_asin Series) -> bool mask of the items to keep
+               want, # want(list of parent_asin str) -> bool mask of the items to keep
               ) -> pd.DataFrame:
-    "Metadata records of a block whose parent_asin `want` accepts: ids parsed by Arrow, only the kept lines decoded by `json`."
-    import pyarrow as pa, pyarrow.json as pj
+    "Metadata records of a block whose parent_asin `want` accepts: ids found by a byte pattern, only the kept lines decoded by `json`."
     lines = [l for l in blk.split(b'\n') if l.strip()]
     if not lines: return pd.DataFrame({'parent_asin': pd.Series(dtype=object)})
-    po = pj.ParseOptions(explicit_schema=pa.schema({'parent_asin': pa.string()}), unexpected_field_behavior='ignore')
-    ids = pj.read_json(io.BytesIO(blk), parse_options=po).column('parent_asin').to_pandas()
-    if len(ids) != len(lines): ids = pd.Series([json.loads(l).get('parent_asin') for l in lines])   # blank or odd lines: parse them all
-    d = pd.DataFrame([json.loads(lines[i]) for i in np.flatnonzero(want(ids.astype(str)))])
+    ids = _ASIN.findall(blk)                                                       # one top-level "parent_asin" per line ...
+    ids = [i.decode() for i in ids] if len(ids) == len(lines) else [str(json.loads(l).get('parent_asin')) for l in lines]   # ... else parse all
+    d = pd.DataFrame([json.loads(lines[i]) for i in np.flatnonzero(want(ids))])
     d = d.reindex(columns=[c for c in META_COLS if c in d.columns] or ['parent_asin'])
     if 'price' in d: d['price'] = pd.to_numeric(d.price, errors='coerce')          # numbers, null and "None" in the raw files
     return d
@@ -930,9 +933,9 @@ def stream_meta(url:str, # hf:// URL or local path of the meta JSON-lines file
                ) -> pd.DataFrame:
     "Item metadata read once with a byte progress bar: the rows of `asins`, or about `sample` items drawn by a seeded hash."
     if asins is not None:
-        keep = pd.Index(pd.Series(list(asins), dtype=object).astype(str).unique())
-        want, key = (lambda ids: ids.isin(keep).to_numpy()), hashlib.sha1('\n'.join(sorted(keep)).encode()).hexdigest()
-    else: cut = _hash_cut(0.02); want, key = (lambda ids: user_hash(ids, seed) <= cut), f'sample {seed}'
+        keep = set(map(str, asins))
+        want, key = (lambda ids: np.fromiter((i in keep for i in ids), bool, len(ids))), hashlib.sha1('\n'.join(sorted(keep)).encode()).hexdigest()
+    else: cut = _hash_cut(0.02); want, key = (lambda ids: user_hash(pd.Series(ids, dtype=object), seed) <= cut), f'sample {seed}'
     stop = (lambda parts: sum(map(len, parts)) >= sample) if asins is None and sample else None
     d = scan_lines(url, lambda b: _meta_rows(b, want), 'item meta', 0, checkpoint, key, stop=stop, **kw)[0]
     return d.head(sample) if asins is None and sample else d

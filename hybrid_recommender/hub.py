@@ -14,7 +14,7 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['HF_REPO', 'HF_REVIEW_COUNTS', 'OFFLINE_MSG', 'hf_paths', 'hf_endpoint', 'check_hub', 'open_fs', 'is_transient',
-           'read_range', 'read_blocks', 'LoopbackHub', 'hub_online', 'write_category']
+           'RangeIgnored', 'http_range', 'read_range', 'read_blocks', 'LoopbackHub', 'hub_online', 'write_category']
 
 # %% ../nbs/00a_hub.ipynb #884cbcb4
 HF_REPO = 'McAuley-Lab/Amazon-Reviews-2023'
@@ -68,8 +68,9 @@ def open_fs(url:str, # hf://datasets/<repo>/<path> or a local path
     return LocalFileSystem(), str(url)
 
 def _net_errors() -> tuple:
-    "Transport error classes of the HTTP clients huggingface_hub may use (httpx2, httpx, requests), with OSError."
-    out = [OSError, TimeoutError, ConnectionError]
+    "Transport error classes of the HTTP clients in play (http.client, httpx2, httpx, requests), with OSError."
+    import http.client
+    out = [OSError, TimeoutError, ConnectionError, http.client.HTTPException]
     for mod, name in (('httpx2', 'TransportError'), ('httpx', 'TransportError'), ('requests', 'RequestException')):
         with contextlib.suppress(ImportError, AttributeError): out.append(getattr(importlib.import_module(mod), name))
     return tuple(out)
@@ -78,11 +79,52 @@ def is_transient(e:BaseException, # what a read raised
                 ) -> bool:
     "Worth a retry: a dropped connection, a timeout, or a 408/429/5xx answer; not a missing file or another 4xx."
     if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError)): return False
-    st = getattr(getattr(e, 'response', None), 'status_code', None)
+    st = getattr(getattr(e, 'response', None), 'status_code', getattr(e, 'code', None))   # httpx / requests, or urllib's HTTPError
     if isinstance(st, int): return st in (408, 429) or st >= 500
     return isinstance(e, _net_errors())
 
+# %% ../nbs/00a_hub.ipynb #47ae1aa0
+class RangeIgnored(ValueError): "The server answered a byte range with something else (a whole file)."
+
+def _redirects():
+    "A urllib opener that follows redirects and drops `Authorization` when a redirect leaves the original host (e.g. for a CDN)."
+    import urllib.request
+    class _H(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req, fp, code, msg, headers, newurl):
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+            if new is not None and urlparse(newurl).hostname != urlparse(req.full_url).hostname: new.remove_header('Authorization')
+            return new
+    return urllib.request.build_opener(_H)
+
+def http_range(url:str, # e.g. a hub file's resolve URL
+               start:int, end:int, # byte range [start, end)
+               timeout:float=60.0, # seconds without data before giving up
+               token:str|None=None, # bearer token for the hub (None: none sent)
+              ) -> bytes:
+    "Bytes [start, end) of `url` by one HTTP Range request; 404 -> FileNotFoundError, a short body -> IncompleteRead (transient)."
+    import urllib.request, urllib.error, http.client
+    h = {'Range': f'bytes={start}-{end - 1}', 'User-Agent': 'hybrid_recommender'} | ({'Authorization': f'Bearer {token}'} if token else {})
+    try:
+        with _redirects().open(urllib.request.Request(url, headers=h), timeout=timeout) as r: status, data = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        if e.code == 404: raise FileNotFoundError(f'{url}: 404 Not Found') from None
+        raise
+    if status != 206 and not (start == 0 and len(data) == end): raise RangeIgnored(f'{url} answered bytes={start}-{end - 1} with {status} and {len(data):,} bytes')
+    if len(data) != end - start: raise http.client.IncompleteRead(data, end - start - len(data))
+    return data
+
 # %% ../nbs/00a_hub.ipynb #b44670d1
+def _read_once(fs, path:str, start:int, end:int) -> bytes:
+    "One attempt: an HTTP Range request for a hub file (the library's reader where a server ignores ranges), else a seek and a read."
+    if type(fs).__name__ == 'HfFileSystem' and hasattr(fs, 'url') and not getattr(fs, '_hr_no_ranges', False):
+        urls = fs.__dict__.setdefault('_hr_urls', {})
+        if path not in urls: urls[path] = fs.url(path)
+        tok = None
+        with contextlib.suppress(Exception): from huggingface_hub import get_token; tok = get_token()
+        try: return http_range(urls[path], start, end, token=tok)
+        except RangeIgnored: fs._hr_no_ranges = True
+    with fs.open(path, 'rb', cache_type='none') as f: f.seek(start); return f.read(end - start)   # exactly the range: no read-ahead
+
 def read_range(fs, # a filesystem from `open_fs`
                path:str, # the file's path in it
                start:int, end:int, # byte range [start, end)
@@ -92,8 +134,7 @@ def read_range(fs, # a filesystem from `open_fs`
               ) -> bytes:
     "Bytes [start, end) of a file, retried with exponential backoff on transient faults."
     for attempt in range(retries + 1):
-        try:
-            with fs.open(path, 'rb', cache_type='none') as f: f.seek(start); return f.read(end - start)   # exactly the range: no read-ahead
+        try: return _read_once(fs, path, start, end)
         except Exception as e:
             if attempt == retries or not is_transient(e): raise
             if log: log(f"reading {path} bytes {start:,}-{end:,} failed ({type(e).__name__}: {e}); retry {attempt + 1}/{retries} in {backoff * 2**attempt:.0f} s")
