@@ -21,7 +21,7 @@ from pathlib import Path
 LIBS = ['numpy', 'scipy', 'openblas', 'libgomp', 'libomp', 'faiss', 'implicit', 'lightgbm', 'lib_lightgbm', 'torch', 'libtorch',
         'tokenizers', 'transformers', 'sentence_transformers', 'sklearn', 'pyarrow', 'libarrow', 'onnxruntime', 'matplotlib',
         'joblib', 'threadpoolctl', 'safetensors', 'mkl', 'libstdc++', 'libm.so', 'libgfortran', 'libblas', 'liblapack']
-STAGES = ['data', 'embeddings', 'mf', 'candidates', 'ltr', 'evaluate', 'manifest']
+STAGES = ['data', 'embeddings', 'tuning', 'mf', 'candidates', 'ltr', 'evaluate', 'manifest']
 WAITS = {'lock_PyThread_acquire_lock', 'PyThread_acquire_lock_timed', 'time_sleep', 'pthread_cond_timedwait', 'pthread_cond_wait',
          'clock_nanosleep', 'sem_timedwait', 'sem_wait'}            # a helper thread (or the main one) blocked, not working
 FRAME = re.compile(r'^(?P<fn>.*) \((?P<loc>[^()]*)\)$')

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, offline_env, machine, machine_line, write_json
 
-STAGES = ['data', 'embeddings', 'mf', 'candidates', 'ltr', 'evaluate']
+STAGES = ['data', 'embeddings', 'tuning', 'mf', 'candidates', 'ltr', 'evaluate']
 CHILD = "import json, sys; from hybrid_recommender.job import Job; j = Job(**json.loads(sys.argv[1])); j.run()"
 
 

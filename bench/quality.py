@@ -82,6 +82,19 @@ def report() -> str:
          '"small" grids) on each real set. Full ranking over the catalogue, seen items excluded. '
          '[lo, hi] = 95% bootstrap CI of the mean over test users (1000 resamples); '
          '"hybrid gain" = paired-bootstrap mean NDCG@10 gain of the hybrid over that method, with its CI and P(gain ≤ 0).', '']
+    L += ['## Transfer: the guard\'s validation gain next to the test gain', '',
+          "Reranker ÷ its best single source on the guard's held-out validation users — over all their queries (valid targets and the extra "
+          "training cut-offs) and over the final-position (valid-target) queries alone, the kind test and serving ask — next to the test gain "
+          "(hybrid ÷ best tuned baseline). A gap between the last two is a guard judging queries unlike the ones it serves.", '',
+          '| set | guard queries (final) | reranker ÷ best source, all | … final-position | test: hybrid ÷ best baseline |', '|---|---|---|---|---|']
+    for r in rs:
+        g, b = (r.get('ltr') or {}).get('guard') or {}, r.get('bootstrap') or {}
+        if r['status'] != 'ok' or not g or not b: continue
+        ratio = lambda nd: nd['reranker'] / max(max((v for k, v in nd.items() if k.startswith('source:')), default=0), 1e-12) if nd else float('nan')
+        best = next(m for m in r['methods'] if m['method'] == b['baseline'])['NDCG@10']
+        L.append(f"| {r['set']} | {g['queries']:,} ({g.get('queries_final', float('nan')):,}) | {ratio(g['ndcg']):.3f} | {ratio(g.get('ndcg_final')):.3f} | "
+                 f"{r['methods'][0]['NDCG@10'] / max(best, 1e-12):.3f} |")
+    L.append('')
     for r in rs:
         if r['status'] != 'ok':
             L += [f"## {r['set']}: skipped", '', f"{r['reason']}", '']; continue
@@ -100,6 +113,7 @@ def report() -> str:
             L += ['', f"Best baseline: {b['baseline']} ({best['NDCG@10']:.4f}); hybrid / best = {r['methods'][0]['NDCG@10'] / max(best['NDCG@10'], 1e-12):.3f}, "
                   f"gain {b['mean_gain']:+.4f} [{b['lo']:+.4f}, {b['hi']:+.4f}]. Reachable test targets (in the fold's catalogue): {(r.get('reachable') or {}).get('test', float('nan')):.3f}."]
         if g: L += ['', f"Reranker guard ({g['queries']} held-out validation queries): chose **{g['choice']}**; NDCG@10 " + ', '.join(f"{k} {v:.4f}" for k, v in g['ndcg'].items()) + '.']
+        if g and g.get('ndcg_final'): L += ['', f"The same on its {g['queries_final']} final-position (valid-target) queries: " + ', '.join(f"{k} {v:.4f}" for k, v in g['ndcg_final'].items()) + '.']
         un = [x for x in (r.get('recall_test') or []) if x['source'] == 'union']
         if un: L += ['', f"Candidate-pool recall on test (the reranker's ceiling): {un[0]['recall']:.3f} at {un[0]['pool_size']:.0f} candidates per user."]
         L.append('')

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, REPO, offline_env, machine, machine_line, LoadMeter, write_json, fit_exponent, code_version, _vmhwm_gb
 
-STAGES = ['data', 'embeddings', 'mf', 'candidates', 'ltr', 'evaluate']
+STAGES = ['data', 'embeddings', 'tuning', 'mf', 'candidates', 'ltr', 'evaluate']
 OUT_ROOT = Path(os.environ.get('BENCH_OUT', '/tmp/bench_out')) / 'scale'
 # Job parameters for the synthetic data; everything else is JOB_DEFAULTS (what the notebook runs).
 PARAMS = dict(DATA_SOURCE='synthetic', USE_GPU='auto', SEED=42)
@@ -41,6 +41,7 @@ def _counts(job) -> dict:
         'data': {'rows_in': rep.get('rows_in'), 'rows_clean': rep.get('rows_clean'), 'rows_after_kcore': rep.get('rows_after_kcore'),
                  'users': D.n_users, 'items': D.n_items, 'work': rep.get('rows_in')},
         'embeddings': {'items': D.n_items, 'items_with_text': int(D.items.has_text.sum()), 'dim': int(job.emb.shape[1]), 'work': int(D.items.has_text.sum())},
+        'tuning': {'models': len(getattr(job, 'tuned', {})), 'valid_users': int(D.valid.uid.nunique()), 'work': int(D.valid.uid.nunique())},
         'mf': {'rows': len(hist), 'users': D.n_users, 'items': D.n_items, 'factors': job.P['ALS_FACTORS'], 'work': len(hist)},
         'candidates': {'passes': ts.get('passes'), 'train_pass_users': ts.get('users_total'), 'test_users': n_test_users,
                        'test_candidates': n_test_cand, 'mean_pool': round(pool, 1), 'candidates_generated_est': int(gen_rows),

@@ -19,12 +19,12 @@ from .candidates import fit_sources, generate_candidates, allocate_budget, pool_
 from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank, predict_scores, featured_candidates
 from .ltr import training_block, merge_training, write_pool_block, rerank_pool
 from .ltr import train_reranker, tune_reranker, save_reranker, importance, choose_ranker
-from .eval import tuning_users, POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_test, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
+from .eval import tune, evaluate as evaluate_fold, tuning_users, POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_test, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
 
 # %% auto #0
-__all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'MIN_RERANK_QUERIES', 'EVAL_ARTIFACTS',
-           'SERVED_ARTIFACTS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job']
+__all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'TUNE_SHARED', 'MIN_RERANK_QUERIES',
+           'EVAL_ARTIFACTS', 'SERVED_ARTIFACTS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
 CODE_VERSION = 14   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
@@ -35,7 +35,7 @@ JOB_DEFAULTS = dict(
     ALS_FACTORS=64, ALS_ITERS=15, ALS_REG=1.0, ALS_ALPHA=10.0,
     N_ALS=150, N_SEMANTIC=50, N_COOC=150, N_EASE=150, N_POP=25, N_RECENT=25, N_NEWEST=25, POOL_BUDGET=0, RECENT_DAYS=30, EASE_SOURCE_ITEMS=10_000,
     N_HARD=0, N_RANDOM=50, GUARD_FRAC=0.2, GUARD_MAX_USERS=1500, EXTRA_PASSES='auto', MIN_QUERIES=20_000, MAX_EXTRA_PASSES=4, MAX_TRAIN_ROWS=5_000_000, LGBM_TRIALS=0,
-    TUNE_BASELINES='small', TUNE_USERS=5_000, EASE_MAX_ITEMS=20_000, BOOTSTRAP=1000, USE_GPU='auto', CLUSTER=None)
+    TUNE_BASELINES='small', TUNE_USERS=5_000, TUNE_SOURCES='none', EASE_MAX_ITEMS=20_000, BOOTSTRAP=1000, USE_GPU='auto', CLUSTER=None)
 
 # %% ../nbs/07_job.ipynb #571fc8f2
 class StageTimer:
@@ -89,7 +89,7 @@ PARAM_RULES = {'SCALE_N': ((lambda v: v is None or _int(1)[0](v)), 'None (whole 
     **{f'N_{s}': _int(0) for s in ('ALS', 'SEMANTIC', 'COOC', 'EASE', 'POP', 'RECENT', 'NEWEST', 'HARD', 'RANDOM')},
     'POOL_BUDGET': _int(0), 'RECENT_DAYS': _num(0, open_lo=True), 'EASE_SOURCE_ITEMS': _int(1), 'GUARD_FRAC': _num(0, 0.9), 'GUARD_MAX_USERS': _int(0),
     'EXTRA_PASSES': ((lambda v: v == 'auto' or _int(0)[0](v)), "'auto' or an integer >= 0"), 'MIN_QUERIES': _int(0), 'MAX_EXTRA_PASSES': _int(0),
-    'MAX_TRAIN_ROWS': _int(1), 'LGBM_TRIALS': _int(0), 'TUNE_BASELINES': _one_of('small', 'full', 'none'), 'TUNE_USERS': _int(1), 'EASE_MAX_ITEMS': _int(1), 'BOOTSTRAP': _int(0),
+    'MAX_TRAIN_ROWS': _int(1), 'LGBM_TRIALS': _int(0), 'TUNE_BASELINES': _one_of('small', 'full', 'none'), 'TUNE_USERS': _int(1), 'TUNE_SOURCES': _one_of('all', 'collaborative', 'none'), 'EASE_MAX_ITEMS': _int(1), 'BOOTSTRAP': _int(0),
     'USE_GPU': _one_of('auto', True, False), 'SYNTHETIC_SHAPE': _one_of(*SYNTHETIC_SHAPES),
     'CLUSTER': ((lambda v: v is None or v == 'local' or (isinstance(v, str) and '://' in v) or type(v).__name__ == 'Client'),
                 "None, 'local', a scheduler address such as 'tcp://10.0.0.5:8786', or a distributed.Client")}
@@ -108,7 +108,7 @@ def check_params(P:dict, # job parameters (JOB_DEFAULTS names)
     if bad: raise ValueError("invalid job parameters:\n  " + "\n  ".join(bad))
 
 # %% ../nbs/07_job.ipynb #56d652e8
-STAGE_FP = {'data': 'data', 'embeddings': 'emb', 'mf': 'mf', 'candidates': 'cand', 'ltr': 'ltr', 'evaluate': 'eval'}   # stage -> its fingerprint
+STAGE_FP = {'data': 'data', 'embeddings': 'emb', 'tuning': 'tune', 'mf': 'mf', 'candidates': 'cand', 'ltr': 'ltr', 'evaluate': 'eval'}   # stage -> its fingerprint
 
 # %% ../nbs/07_job.ipynb #0070269b
 def _alive(pid:int) -> bool:
@@ -169,8 +169,10 @@ class Job:
             self.stages[name] = {**s, 'loaded': False}; costs[name] = {'fp': fp, 'cost': s}
             with atomic_write(p) as f: f.write_text(json.dumps(costs))
         log(f'{name}: {self.took(name)}')
-    def _fp(self, name, keys, up=()):
-        self.fps[name] = fingerprint({'keys': {k: self.P[k] for k in keys}, 'up': [self.fps[u] for u in up], 'v': CODE_VERSION}); return self.fps[name]
+    def _fp(self, name, keys, up=(), extra=None):
+        "A stage's fingerprint: its parameters, its inputs' fingerprints, the code version (and `extra`: settings derived from earlier stages)."
+        d = {'keys': {k: self.P[k] for k in keys}, 'up': [self.fps[u] for u in up], 'v': CODE_VERSION} | ({'extra': extra} if extra is not None else {})
+        self.fps[name] = fingerprint(d); return self.fps[name]
     def __repr__(self): return f"Job(N={self.P['SCALE_N']}, source={self.P['DATA_SOURCE']}, out={self.store.dir})"
 
 # %% ../nbs/07_job.ipynb #19129cd5
@@ -266,15 +268,62 @@ def embeddings(self:Job) -> np.ndarray:
             except ValueError as e: warnings.warn(str(e))
     return self.emb
 
+# %% ../nbs/07_job.ipynb #c84eb1b9
+@patch
+def _baseline_fns(self:Job) -> dict:
+    "Every baseline's fit function, by the name it has in the report."
+    P = self.P
+    return {'Popularity': fit_popularity, 'Popularity (as of t)': fit_recent_popularity, 'Newest first': fit_newest,   # as-of: `at` comes from the fold
+            'ItemKNN': fit_itemknn, 'EASE': partial(fit_ease, max_items=P['EASE_MAX_ITEMS']),
+            'ALS': partial(fit_als_scores, use_gpu=P['USE_GPU'], iterations=P['ALS_ITERS'], seed=P['SEED']), 'Text': text_fit_fn(self.emb)}
+
+@patch
+def tuning(self:Job) -> dict:
+    "Stage 1b: tune every baseline model once on the validation fold (cached): name -> dict(best, table, seconds)."
+    P, D = self.P, self.D
+    fp = self._fp('tune', ['TUNE_BASELINES', 'TUNE_USERS', 'EASE_MAX_ITEMS', 'K', 'ALS_ITERS', 'SEED'], ['data', 'emb'])
+    with self._timer('tuning'):
+        if self.store.is_fresh('tuning_{N}.json', fp): self.tuned = json.loads(self.store.path('tuning_{N}.json').read_text()); self._loaded.add('tuning')
+        else:
+            fns, self.tuned = self._baseline_fns(), {}
+            for m, g in (BASELINE_GRIDS[P['TUNE_BASELINES']] if P['TUNE_BASELINES'] != 'none' else {}).items():
+                if not g: continue                                                     # nothing to tune (newest-first)
+                log(f'tuning: {m} on the validation fold')
+                with StageTimer(self.parts, f'tuning: {m}'): best, table = tune(fns[m], g, D, P['K'], 'NDCG', m, P['TUNE_USERS'], P['SEED'], self.client)
+                self.tuned[m] = {'best': best, 'table': table.to_dict('records'), 'seconds': self.parts[f'tuning: {m}']['seconds']}
+            with atomic_write(self.store.path('tuning_{N}.json')) as f: f.write_text(json.dumps(self.tuned, default=float))
+            self.store.mark('tuning_{N}.json', fp)
+    return self.tuned
+
+@patch
+def _best(self:Job, m:str) -> dict:
+    "The tuned parameters of model `m` ({} when it was not tuned); tunes first if needed."
+    if not hasattr(self, 'tuned'): self.tuning()
+    return dict(self.tuned.get(m, {}).get('best', {}))
+
+# %% ../nbs/07_job.ipynb #1eaa06c4
+TUNE_SHARED = {'all': ('ALS', 'ItemKNN', 'EASE', 'Text', 'Popularity (as of t)'), 'collaborative': ('ALS', 'ItemKNN', 'EASE'), 'none': ()}   # models whose tuning the sources take
+
+@patch
+def sources_config(self:Job) -> dict:
+    "The candidate sources' settings: each model's tuned parameters (TUNE_SOURCES), else the defaults; JSON, kept in the manifest for serving."
+    P = self.P; share = TUNE_SHARED[P['TUNE_SOURCES']]; t = lambda m: self._best(m) if m in share else {}
+    als, knn, ease, txt, rec = t('ALS'), t('ItemKNN'), t('EASE'), t('Text'), t('Popularity (as of t)')
+    return {'mf': dict(factors=int(als.get('factors', P['ALS_FACTORS'])), iterations=P['ALS_ITERS'], regularization=float(als.get('regularization', P['ALS_REG'])),
+                       alpha=float(als.get('alpha', P['ALS_ALPHA'])), seed=P['SEED']),
+            'cooc': {k: knn[k] for k in ('nbrs', 'shrink') if k in knn}, 'ease': {k: ease[k] for k in ('lam',) if k in ease},
+            'half_life': txt.get('half_life', 10.0) if 'half_life' in txt else 10.0,
+            'recent_days': rec['window_days'] if rec.get('window_days') is not None else P['RECENT_DAYS']}
+
 # %% ../nbs/07_job.ipynb #55d890d3
 @patch
 def _mf_kw(self:Job) -> dict:
-    P = self.P
-    return dict(factors=P['ALS_FACTORS'], iterations=P['ALS_ITERS'], regularization=P['ALS_REG'], alpha=P['ALS_ALPHA'], seed=P['SEED'])
+    "ALS settings of the MF stage and the ALS source: the tuned ones (see `sources_config`)."
+    return self.sources_config()['mf']
 @patch
 def mf(self:Job) -> tuple[np.ndarray, np.ndarray]:
     "Stage 2: ALS factors on the test pass history (train + valid)."
-    fp = self._fp('mf', ['ALS_FACTORS', 'ALS_ITERS', 'ALS_REG', 'ALS_ALPHA', 'SEED'], ['data'])
+    fp = self._fp('mf', ['ALS_FACTORS', 'ALS_ITERS', 'ALS_REG', 'ALS_ALPHA', 'SEED'], ['data'], extra=self._mf_kw())
     self.devices['als'] = resolve_device(self.P['USE_GPU'], 'implicit')
     with self._timer('mf'):
         if self.store.is_fresh('als_item_factors_{N}.npy', fp): self.factors = load_factors(self.store); self._loaded.add('mf')
@@ -287,10 +336,11 @@ def mf(self:Job) -> tuple[np.ndarray, np.ndarray]:
 # %% ../nbs/07_job.ipynb #bf96479d
 @patch
 def _fit_kw(self:Job, factors=None) -> dict:
-    P = self.P
-    return dict(mf=self._mf_kw(), index_kind=P['ANN'] if P['ANN'] in ('hnsw', 'exact') else 'exact', recent_days=P['RECENT_DAYS'],
-                use_gpu=P['USE_GPU'], factors=factors, ease={'max_items': P['EASE_SOURCE_ITEMS']} if P['N_EASE'] > 0 else False,
-                cooc=None if P['N_COOC'] > 0 else False)
+    "`fit_sources` keyword arguments: the sources' (tuned) settings and the candidate-stage parameters."
+    P, s = self.P, self.sources_config()
+    return dict(mf=s['mf'], index_kind=P['ANN'] if P['ANN'] in ('hnsw', 'exact') else 'exact', recent_days=s['recent_days'], half_life=s['half_life'],
+                use_gpu=P['USE_GPU'], factors=factors, ease={'max_items': P['EASE_SOURCE_ITEMS'], **s['ease']} if P['N_EASE'] > 0 else False,
+                cooc=(s['cooc'] or None) if P['N_COOC'] > 0 else False)
 def _cap_queries(df:pd.DataFrame, max_rows:int, seed:int=0) -> pd.DataFrame:
     "Keep whole queries (`qid`), chosen at random, until about `max_rows` rows; order preserved."
     if len(df) <= max_rows: return df
@@ -314,7 +364,7 @@ def candidates(self:Job) -> pd.DataFrame:
     P, D = self.P, self.D
     caps = {'als': P['N_ALS'], 'semantic': P['N_SEMANTIC'], 'cooc': P['N_COOC'], 'ease': P['N_EASE'], 'pop': P['N_POP'], 'recent': P['N_RECENT'], 'newest': P['N_NEWEST']}
     caps = {s: k for s, k in caps.items() if k > 0}
-    fp = self._fp('cand', ['N_ALS', 'N_SEMANTIC', 'N_COOC', 'N_EASE', 'EASE_SOURCE_ITEMS', 'N_POP', 'N_RECENT', 'N_NEWEST', 'POOL_BUDGET', 'RECENT_DAYS', 'ANN', 'N_HARD', 'N_RANDOM', 'GUARD_FRAC', 'GUARD_MAX_USERS', 'EXTRA_PASSES', 'MIN_QUERIES', 'MAX_EXTRA_PASSES', 'MAX_TRAIN_ROWS', 'SEED'], ['data', 'emb', 'mf'])
+    fp = self._fp('cand', ['N_ALS', 'N_SEMANTIC', 'N_COOC', 'N_EASE', 'EASE_SOURCE_ITEMS', 'N_POP', 'N_RECENT', 'N_NEWEST', 'POOL_BUDGET', 'RECENT_DAYS', 'ANN', 'N_HARD', 'N_RANDOM', 'GUARD_FRAC', 'GUARD_MAX_USERS', 'EXTRA_PASSES', 'MIN_QUERIES', 'MAX_EXTRA_PASSES', 'MAX_TRAIN_ROWS', 'SEED'], ['data', 'emb', 'mf'], extra=self.sources_config())
     with self._timer('candidates'):
         if all(self.store.is_fresh(a, fp) for a in ('test_candidates_{N}.parquet', 'meta_enhanced_scale_{N}.parquet', 'guard_candidates_{N}.parquet')):
             self.train_set = pd.read_parquet(self.store.path('meta_enhanced_scale_{N}.parquet'))
@@ -405,7 +455,7 @@ def ltr(self:Job):
             best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
             self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'], refit=bool(len(g)))   # fit on every non-guard user with the early-stopped size (no guard users: the early-stopped model)
             guard = choose_ranker(g, predict_scores(self.model, g), P['K']) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
-            log(f"ltr: guard chose {guard['choice']!r} on {guard['queries']} held-out validation queries " + ', '.join(f'{k} {v:.4f}' for k, v in guard['ndcg'].items() if k in ('reranker', 'blend', 'rrf', f"source:{guard.get('best_source')}")))
+            log(f"ltr: guard chose {guard['choice']!r} on {guard['queries']} held-out validation queries ({guard.get('queries_final', 0)} users' final-position ones) " + ', '.join(f'{k} {v:.4f}' for k, v in guard['ndcg'].items() if k in ('reranker', 'blend', 'rrf', f"source:{guard.get('best_source')}")))
             if len(g) and guard['choice'] in ('reranker', 'blend') and len(minfo['es_iterations']) > 1:   # few queries: refit on all (guard users' too) with the averaged size
                 log(f"ltr: refit on all {self.train_set.qid.nunique()} training queries with {minfo['best_iteration']} trees")
                 self.model, _ = train_reranker(self.train_set, best, use_gpu=P['USE_GPU'], seed=P['SEED'], n_estimators=minfo['best_iteration'])
@@ -418,22 +468,21 @@ def ltr(self:Job):
 # %% ../nbs/07_job.ipynb #4c36cfb0
 @patch
 def _baselines(self:Job) -> dict:
-    "Tuned baselines (cached): name -> dict(recs, uids, best)."
+    "The baselines refit on train + valid with the parameters tuned once on valid (`tuning`), scored on test (cached): name -> dict(recs, uids, best)."
     P, D = self.P, self.D
-    grids = BASELINE_GRIDS[P['TUNE_BASELINES']] if P['TUNE_BASELINES'] != 'none' else {k: {} for k in BASELINE_GRIDS['small']}
-    fns = {'Popularity': fit_popularity, 'Popularity (as of t)': fit_recent_popularity, 'Newest first': fit_newest,   # as-of: get `at` from evaluate
-           'ItemKNN': fit_itemknn, 'EASE': partial(fit_ease, max_items=P['EASE_MAX_ITEMS']),
-           'ALS': partial(fit_als_scores, use_gpu=P['USE_GPU'], iterations=P['ALS_ITERS'], seed=P['SEED']), 'Text': text_fit_fn(self.emb)}
-    fp = self._fp('base', ['TUNE_BASELINES', 'TUNE_USERS', 'EASE_MAX_ITEMS', 'K', 'ALS_ITERS', 'SEED'], ['data', 'emb'])
+    grids = BASELINE_GRIDS[P['TUNE_BASELINES']] if P['TUNE_BASELINES'] != 'none' else BASELINE_GRIDS['small']
+    fns = self._baseline_fns()
+    if not hasattr(self, 'tuned'): self.tuning()                              # tuned once, before the candidates (`tuning`)
+    fp = self._fp('base', ['TUNE_BASELINES', 'TUNE_USERS', 'EASE_MAX_ITEMS', 'K', 'ALS_ITERS', 'SEED'], ['data', 'emb', 'tune'])
     if self.store.is_fresh('baselines_{N}.npz', fp):
         z = _load_npz(self.store.path('baselines_{N}.npz')); best = json.loads(self.store.path('baselines_{N}.json').read_text())
         return {m: {'recs': z[f'{m}_recs'], 'uids': z['uids'], 'best': best[m]} for m in best}
     out = {}
     for m, g in grids.items():
-        log(f'evaluate: baseline {m} (tuned on valid, refit on train + valid)')
+        best = self._best(m); log(f'evaluate: baseline {m} {best or "(defaults)"}, refit on train + valid')
         with StageTimer(self.parts, f'evaluate: {m}'):                             # each baseline's cost: bench/scale.py reports it
-            r = tune_and_test(fns[m], g, D, P['K'], name=m, max_users=P['TUNE_USERS'], seed=P['SEED'], client=self.client)
-        out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': r['best'], 'seconds': r['tune_seconds']}
+            r = evaluate_fold(fns[m], D, 'test', P['K'], best, client=self.client)
+        out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': best, 'seconds': r['seconds']}
     with atomic_write(self.store.path('baselines_{N}.npz')) as f: _save_npz({'uids': next(iter(out.values()))['uids'], **{f'{m}_recs': v['recs'] for m, v in out.items()}}, f)
     with atomic_write(self.store.path('baselines_{N}.json')) as f: f.write_text(json.dumps({m: v['best'] for m, v in out.items()}, default=str))
     self.store.mark('baselines_{N}.npz', fp)
@@ -549,7 +598,7 @@ def manifest(self:Job) -> dict:
          'machine': {'cpus': os.cpu_count(), 'ram_gb': round(psutil.virtual_memory().total / 2**30, 1), 'platform': platform.platform()},
          'data': {'fingerprint': self.fps.get('data'), **{k: v for k, v in self.D.report.items()}}, 'devices': self.devices,
          'stages': self.stages, 'fingerprints': self.fps, 'candidates': {k: self.info.get(k) for k in ['n_per_source', 'train_sampling', 'recall_valid', 'recall_test']},
-         'ltr': {k: v for k, v in self.info.get('ltr', {}).items() if k != 'features'}, 'baseline_params': self.info.get('baseline_params'), 'reachable': self.info.get('reachable'), 'leak_signature': self.info.get('leak'),
+         'ltr': {k: v for k, v in self.info.get('ltr', {}).items() if k != 'features'}, 'baseline_params': self.info.get('baseline_params'), 'sources': self.sources_config(), 'reachable': self.info.get('reachable'), 'leak_signature': self.info.get('leak'),
          'metrics': self.summary.to_dict('records') if hasattr(self, 'summary') else None, 'bootstrap': getattr(self, 'bootstrap', None), 'cluster': self.cluster_info(),
          'artifacts': self._digests()}
     with atomic_write(self.store.path('run_manifest_{N}.json')) as f: f.write_text(json.dumps(m, indent=1, default=str))
@@ -559,7 +608,7 @@ def manifest(self:Job) -> dict:
 @patch
 def run(self:Job) -> pd.DataFrame:
     "All stages in order; returns the summary table."
-    try: self.data(); self.embeddings(); self.mf(); self.candidates(); self.ltr(); self.evaluate(); self.manifest()
+    try: self.data(); self.embeddings(); self.tuning(); self.mf(); self.candidates(); self.ltr(); self.evaluate(); self.manifest()
     finally:
         if self.__dict__.get('_own_client'): self.close()            # a LocalCluster this run started stops with it
     return self.summary

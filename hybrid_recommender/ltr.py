@@ -444,12 +444,15 @@ def choose_ranker(df:pd.DataFrame, # held-out users' labelled candidate rows (al
                   model_scores:np.ndarray, # the reranker's score per row
                   k:int=10, # cut-off of the NDCG that decides
                  ) -> dict:
-    "Pick the best of reranker / each source / RRF / blend on held-out queries: dict(choice, best_source, ndcg, queries)."
+    "Pick the best of reranker / each source / RRF / blend on held-out queries: dict(choice, best_source, ndcg, queries, ndcg_final, queries_final)."
     srcs = [c[:-5] for c in df.columns if c.endswith('_rank')]
-    nd = {s: query_ndcg(df, guard_scores(df, model_scores, {'choice': f'source:{s}'}), k) for s in srcs}
-    best = max(nd, key=nd.get) if nd else None
-    nd = {'reranker': query_ndcg(df, model_scores, k), **{f'source:{s}': v for s, v in nd.items()},
-          'rrf': query_ndcg(df, guard_scores(df, model_scores, {'choice': 'rrf'}), k)}
-    if best: nd['blend'] = query_ndcg(df, guard_scores(df, model_scores, {'choice': 'blend', 'best_source': best}), k)
+    sc = {f'source:{s}': guard_scores(df, model_scores, {'choice': f'source:{s}'}) for s in srcs}
+    nd = {s: query_ndcg(df, v, k) for s, v in sc.items()}
+    best = max(nd, key=nd.get)[7:] if nd else None
+    sc = {'reranker': np.asarray(model_scores, np.float64), **sc, 'rrf': guard_scores(df, model_scores, {'choice': 'rrf'})}
+    if best: sc['blend'] = guard_scores(df, model_scores, {'choice': 'blend', 'best_source': best})
+    nd = {o: query_ndcg(df, v, k) for o, v in sc.items()}
     choice = max(nd, key=nd.get)                                  # first best wins ties: the reranker before the others
-    return {'choice': choice, 'best_source': best, 'ndcg': nd, 'queries': int(pd.unique(_qid(df)).size)}
+    fin = (_qid(df) == df.uid.to_numpy()) if 'qid' in df else np.ones(len(df), bool)   # pass 0: each user's final-position (valid) query
+    return {'choice': choice, 'best_source': best, 'ndcg': nd, 'queries': int(pd.unique(_qid(df)).size),
+            'ndcg_final': {o: query_ndcg(df[fin], v[fin], k) for o, v in sc.items()} if fin.any() else {}, 'queries_final': int(df.uid[fin].nunique())}

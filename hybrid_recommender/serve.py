@@ -20,7 +20,8 @@ from .job import CODE_VERSION
 
 # %% auto #0
 __all__ = ['SERVE_ARTIFACTS', 'SERVE_PARAMS', 'COMMANDS', 'find_runs', 'remake_command', 'resolve_scale_n', 'check_run',
-           'encode_history', 'HybridRecommender', 'most_similar_seen', 'parse_now', 'run_command', 'hybrid_rec']
+           'encode_history', 'run_sources', 'HybridRecommender', 'most_similar_seen', 'parse_now', 'run_command',
+           'hybrid_rec']
 
 # %% ../nbs/06_serve.ipynb #2d997412
 SERVE_ARTIFACTS = {
@@ -113,6 +114,13 @@ def _default(fn, name:str):
     "Default of parameter `name` of `fn`, so serving follows the package's own defaults."
     return inspect.signature(fn).parameters[name].default
 
+def run_sources(man:dict, # a run's manifest
+               ) -> dict:
+    "The run's candidate-source settings (`Job.sources_config`, tuned on its validation fold); defaults for a run that predates them."
+    P = man['params']
+    return man.get('sources') or {'mf': dict(factors=P['ALS_FACTORS'], regularization=P['ALS_REG'], alpha=P['ALS_ALPHA']), 'cooc': {}, 'ease': {},
+                                  'half_life': _default(fit_sources, 'half_life'), 'recent_days': P['RECENT_DAYS']}
+
 def _check_features(rec, columns):
     "ValueError unless `columns` hold every feature of the run's reranker (`rec.features`)."
     miss = [f for f in rec.features if f not in set(columns)]
@@ -149,9 +157,10 @@ class HybridRecommender:
         self.guard = (manifest.get('ltr') or {}).get('guard')                  # what the guard chose on held-out validation users
         ts = history.ts.to_numpy(np.float64)
         self.now = float(np.nanmax(ts)) + 1.0 if np.isfinite(ts).any() else float('nan')   # just after the last interaction
-        self._fit_kw = dict(mf=dict(factors=P['ALS_FACTORS'], regularization=P['ALS_REG'], alpha=P['ALS_ALPHA']),   # as Job._fit_kw
-                            index_kind=P['ANN'] if P['ANN'] in ('hnsw', 'exact') else 'exact', recent_days=P['RECENT_DAYS'], use_gpu=use_gpu,
-                            ease={'max_items': P['EASE_SOURCE_ITEMS']} if P['N_EASE'] > 0 else False, cooc=None if P['N_COOC'] > 0 else False)
+        S = self.sources = run_sources(manifest)                               # the settings the run's sources had (tuned on its valid fold)
+        self._fit_kw = dict(mf=S['mf'], index_kind=P['ANN'] if P['ANN'] in ('hnsw', 'exact') else 'exact', recent_days=S['recent_days'],   # as Job._fit_kw
+                            half_life=S['half_life'], use_gpu=use_gpu, ease={'max_items': P['EASE_SOURCE_ITEMS'], **S['ease']} if P['N_EASE'] > 0 else False,
+                            cooc=(S['cooc'] or None) if P['N_COOC'] > 0 else False)
         cold = self.items['cold'].to_numpy(bool) if 'cold' in self.items else False              # independent cold items, as evaluated
         cat = (np.bincount(history.iid.to_numpy(np.int64), minlength=len(self.items)) > 0) | cold
         self.R = fit_sources(history, len(users), len(self.items), emb, factors=factors, catalogue=cat, **self._fit_kw)
@@ -173,7 +182,7 @@ class HybridRecommender:
             raise ValueError(f"item vectors ({len(emb)}), item factors ({len(V)}) and catalogue ({len(cat)}) disagree: the run is damaged, remake it with {remake_command(st.dir, n, man['params'])}")
         if len(U) != len(users):
             warnings.warn(f"als_user_factors has {len(U)} rows for {len(users)} users with history: folding every user in from the item factors")
-            U = fold_in(V, confidence_matrix(h, len(users), len(cat), man['params']['ALS_ALPHA']), man['params']['ALS_REG'])
+            S = run_sources(man)['mf']; U = fold_in(V, confidence_matrix(h, len(users), len(cat), S['alpha']), S['regularization'])
         rec = cls(st.dir, n, man, h, users, cat, emb, (U, V), load_booster(st.path('lgbm_reranker_final_{N}.txt')), use_gpu)
         u0 = np.array([0])                                                    # fail now, not at the first query, if the features differ
         _check_features(rec, add_features(generate_candidates(rec.R, u0, rec.n, np.array([rec.now])), rec.R, pd.Series([rec.now], index=u0), rec.items).columns)
@@ -260,7 +269,7 @@ def reasons(self:HybridRecommender, top:pd.DataFrame, # scored rows with uid, ii
     if m.any():
         j = most_similar_seen(R.emb, R.seen, top.uid.to_numpy()[m], top.iid.to_numpy()[m])
         sem[m] = np.where(j >= 0, 'similar to "' + self._short[np.maximum(j, 0)] + '" you reviewed', 'close to the text of what you reviewed')
-    days = self.params['RECENT_DAYS']
+    days = self.sources['recent_days']
     cols = np.stack([sem, np.where(got['als'] | got['cooc'] | got['ease'], 'customers with your history also reviewed it', ''),
                      np.where(got['recent'], 'popular this month' if days == 30 else f'popular in the last {days:g} days', ''),
                      np.where(got['newest'], 'new in the catalogue', ''), np.where(got['pop'], 'popular overall', '')], 1).astype(object)
@@ -355,8 +364,9 @@ def _item_models(self:HybridRecommender) -> dict:
     "Item-item weights of the co-occurrence and EASE sources, refitted on the history with `fit_sources`' settings."
     def make():
         X = (self.R.seen > 0).astype(np.float32); out = {}
-        if self.R.cooc_fn is not None: out['cooc'] = itemknn_similarity(X, _default(fit_itemknn, 'nbrs'), _default(fit_itemknn, 'shrink')).T.tocsr()
-        if self.R.ease_fn is not None: out['ease'] = ease_weights(X, 250.0, self.params['EASE_SOURCE_ITEMS'])   # fit_sources: lam 250
+        c, e = self.sources['cooc'], self.sources['ease']
+        if self.R.cooc_fn is not None: out['cooc'] = itemknn_similarity(X, c.get('nbrs', _default(fit_itemknn, 'nbrs')), c.get('shrink', _default(fit_itemknn, 'shrink'))).T.tocsr()
+        if self.R.ease_fn is not None: out['ease'] = ease_weights(X, e.get('lam', 250.0), self.params['EASE_SOURCE_ITEMS'])   # fit_sources: lam 250 by default
         return out
     return self._cached('item_models', make)
 
@@ -370,11 +380,11 @@ def extend(self:HybridRecommender, new:pd.DataFrame, # rows uid (n_users, n_user
     h = pd.concat([R0.history, new], ignore_index=True); seen = to_csr(h, nu, self.n_items)
     rel = new.assign(uid=new.uid - R0.n_users)                              # the new users alone, numbered from 0
     R = Retrievers(h, nu, self.n_items, seen, R0.catalogue, item_f=R0.item_f, emb=R0.emb)
-    R.user_f = np.vstack([R0.user_f, fold_in(R0.item_f, confidence_matrix(rel, m, self.n_items, P['ALS_ALPHA']), P['ALS_REG'])])
+    R.user_f = np.vstack([R0.user_f, fold_in(R0.item_f, confidence_matrix(rel, m, self.n_items, self.sources['mf']['alpha']), self.sources['mf']['regularization'])])
     als_ix = self._cached('als_index', lambda: als_index(R0.item_f, use_gpu=self.use_gpu))   # fit_sources' rule: exact up to ALS_HNSW_ABOVE items
     R.sources['als'] = vector_source(als_ix, R.user_f, seen)
     if R0.emb is not None:
-        R.profiles = np.vstack([R0.profiles, user_profiles(rel, R0.emb, m, _default(fit_sources, 'half_life'))])
+        R.profiles = np.vstack([R0.profiles, user_profiles(rel, R0.emb, m, self.sources['half_life'])])
         R.sources['semantic'] = vector_source(self._sem_index(), R.profiles, seen)
     X, W = (seen > 0).astype(np.float32), self._item_models()
     if 'cooc' in W:
@@ -383,7 +393,7 @@ def extend(self:HybridRecommender, new:pd.DataFrame, # rows uid (n_users, n_user
     if 'ease' in W: R.ease_fn = ease_scorer(X, *W['ease'], self.n_items); R.sources['ease'] = score_source(R.ease_fn, seen)
     pop = self._cached('pop', lambda: fit_popularity(R0.history, R0.n_users, self.n_items))
     R.sources['pop'] = score_source(pop, seen, R0.catalogue)
-    R.sources['recent'] = asof_source(fit_recent_popularity, R0.history, seen, R0.catalogue, window_days=P['RECENT_DAYS'])
+    R.sources['recent'] = asof_source(fit_recent_popularity, R0.history, seen, R0.catalogue, window_days=self.sources['recent_days'])
     R.sources['newest'] = asof_source(fit_newest, R0.history, seen, R0.catalogue)
     return R
 
