@@ -852,8 +852,6 @@ def _json_users(blk:bytes, # whole JSON lines of the raw review file
     return _keep_users(t, cut, seed)
 
 # %% ../nbs/00_data.ipynb #1b872fac
-_TRANSIENT = (OSError, ConnectionError, TimeoutError)   # network / file-system faults worth a retry (aiohttp's and requests' errors are OSErrors)
-
 def _checkpoint(ck:Path, part:pd.DataFrame, seen:int, key:str):
     "Save one block's kept rows (named by bytes read), then the bytes read: a kill between the two re-reads that block, never loses or doubles one."
     ck.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from .candidates import fit_sources, generate_candidates, allocate_budget, pool_
 from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank, predict_scores, featured_candidates
 from .ltr import training_block, merge_training, write_pool_block, rerank_pool
 from .ltr import train_reranker, tune_reranker, save_reranker, importance, choose_ranker
-from .eval import tune, evaluate as evaluate_fold, tuning_users, POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, tune_and_test, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
+from .eval import tune, evaluate as evaluate_fold, tuning_users, POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
 
 # %% auto #0
