@@ -112,7 +112,8 @@ def report() -> str:
             best = next(m for m in r['methods'] if m['method'] == b['baseline'])
             L += ['', f"Best baseline: {b['baseline']} ({best['NDCG@10']:.4f}); hybrid / best = {r['methods'][0]['NDCG@10'] / max(best['NDCG@10'], 1e-12):.3f}, "
                   f"gain {b['mean_gain']:+.4f} [{b['lo']:+.4f}, {b['hi']:+.4f}]. Reachable test targets (in the fold's catalogue): {(r.get('reachable') or {}).get('test', float('nan')):.3f}."]
-        if g: L += ['', f"Reranker guard ({g['queries']} held-out validation queries): chose **{g['choice']}**; NDCG@10 " + ', '.join(f"{k} {v:.4f}" for k, v in g['ndcg'].items()) + '.']
+        basis = {'final': f"judged on the {g.get('queries_final')} final-position queries", 'all': 'judged on all of them'}.get((g or {}).get('basis'), 'judged on all of them')
+        if g: L += ['', f"Reranker guard ({g['queries']} held-out validation queries; {basis}): chose **{g['choice']}**; NDCG@10 " + ', '.join(f"{k} {v:.4f}" for k, v in g['ndcg'].items()) + '.']
         if g and g.get('ndcg_final'): L += ['', f"The same on its {g['queries_final']} final-position (valid-target) queries: " + ', '.join(f"{k} {v:.4f}" for k, v in g['ndcg_final'].items()) + '.']
         un = [x for x in (r.get('recall_test') or []) if x['source'] == 'union']
         if un: L += ['', f"Candidate-pool recall on test (the reranker's ceiling): {un[0]['recall']:.3f} at {un[0]['pool_size']:.0f} candidates per user."]

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, REPO, offline_env, machine, machine_line, LoadMeter, write_json
 
 OUT_ROOT = Path(os.environ.get('BENCH_OUT', '/tmp/bench_out')) / 'speed'
-STAGES = ['data', 'embeddings', 'mf', 'candidates', 'ltr', 'evaluate']
+STAGES = ['data', 'embeddings', 'tuning', 'mf', 'candidates', 'ltr', 'evaluate']   # 'tuning': 0 for code that predates it
 SHARED = Path(os.environ.get('HR_SHARED_DATA', REPO.parent / 'shared' / 'data'))
 CASES = {'syn20k_cold': dict(DATA_SOURCE='synthetic', SCALE_N=20_000),
          'syn200k_cold': dict(DATA_SOURCE='synthetic', SCALE_N=200_000),
@@ -47,13 +47,13 @@ def child(params: dict, out: str, mode: str) -> dict:
     uids = np.sort(job.D.test.uid.unique()); t1 = time.perf_counter()
     rerank(job.model, job.test_cand, uids, job.P['K'], job.info['ltr'].get('guard'))        # the model's predict step, timed alone
     predict = time.perf_counter() - t1
-    st = {s: job.stages[s]['seconds'] for s in STAGES}
+    st = {s: job.stages.get(s, {}).get('seconds', 0.0) for s in STAGES}
     hyb = job.summary.set_index('method').loc['Hybrid (reranked)']
     return {'package': str(Path(hybrid_recommender.__file__).parent), 'total_s': round(total, 2), 'stages': st,
             'two_stage_s': round(sum(st[s] for s in ('embeddings', 'mf', 'candidates', 'ltr')) + predict, 2), 'predict_s': round(predict, 2),
             'peak_rss_gb': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3),
             'ndcg': float(hyb['NDCG@10']), 'train_rows': len(job.train_set), 'guard': job.info['ltr'].get('guard', {}).get('choice'),
-            'loaded': sorted(s for s in STAGES if job.stages[s].get('loaded'))}
+            'loaded': sorted(s for s in STAGES if job.stages.get(s, {}).get('loaded'))}
 
 
 def snapshot(ref: str | None) -> Path:
@@ -78,7 +78,7 @@ def run_side(side: str, pkg: Path, case: str, mode: str) -> dict:
     res = json.loads(p.stdout.strip().splitlines()[-1])
     res.update(side=side, case=case, other_cores_busy=lm.result['other_cores_busy'], when=time.strftime('%Y-%m-%d %H:%M:%S'))
     print(f"[speed] {case:<13} {side:<6} total {res['total_s']:7.1f} s  two-stage {res['two_stage_s']:6.1f} s  peak RSS {res['peak_rss_gb']:.2f} GB  "
-          f"NDCG@10 {res['ndcg']:.4f}  " + ' '.join(f"{s} {res['stages'][s]:.1f}" for s in STAGES), flush=True)
+          f"NDCG@10 {res['ndcg']:.4f}  " + ' '.join(f"{s} {res['stages'].get(s, 0):.1f}" for s in STAGES), flush=True)
     return res
 
 
@@ -115,7 +115,7 @@ def report() -> str:
         b = [r for r in runs if r['case'] == case and r['side'] == 'before']; a = [r for r in runs if r['case'] == case and r['side'] == 'after']
         if a and b:
             import numpy as np
-            L.append(f'| {case} | ' + ' | '.join(f"{np.median([r['stages'][s] for r in b]):.1f} → {np.median([r['stages'][s] for r in a]):.1f}" for s in STAGES) + ' |')
+            L.append(f'| {case} | ' + ' | '.join(f"{np.median([r['stages'].get(s, 0) for r in b]):.1f} → {np.median([r['stages'].get(s, 0) for r in a]):.1f}" for s in STAGES) + ' |')
     peer = [r for r in runs if r['side'] == 'peer']
     ml = {s: [r for r in runs if r['case'] == 'ml100k' and r['side'] == s] for s in ('before', 'after')}
     if ml['after']:

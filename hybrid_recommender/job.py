@@ -27,7 +27,7 @@ __all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STA
            'EVAL_ARTIFACTS', 'SERVED_ARTIFACTS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
-CODE_VERSION = 14   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
+CODE_VERSION = 15   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
 JOB_DEFAULTS = dict(
     SCALE_N=200_000, CATEGORY='Electronics', DATA_SOURCE='hf', DATA_PATH=None, HF_REVIEWS='csv', SYNTHETIC_SHAPE='default', COLD_ITEMS=None, OUT_DIR=None, SEED=42, K=10,
     SPLIT='last_out', K_CORE=5, UNDATED='random',
@@ -455,7 +455,11 @@ def ltr(self:Job):
             best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
             self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'], refit=bool(len(g)))   # fit on every non-guard user with the early-stopped size (no guard users: the early-stopped model)
             guard = choose_ranker(g, predict_scores(self.model, g), P['K']) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
-            log(f"ltr: guard chose {guard['choice']!r} on {guard['queries']} held-out validation queries ({guard.get('queries_final', 0)} users' final-position ones) " + ', '.join(f'{k} {v:.4f}' for k, v in guard['ndcg'].items() if k in ('reranker', 'blend', 'rrf', f"source:{guard.get('best_source')}")))
+            nd, nf = (guard['ndcg_final'], guard['queries_final']) if guard.get('basis') == 'final' else (guard['ndcg'], guard['queries'])
+            shown = ('reranker', 'blend', 'rrf', f"source:{guard.get('best_source')}")
+            log(f"ltr: guard chose {guard['choice']!r} on {nf} held-out validation queries " + ', '.join(f'{k} {v:.4f}' for k, v in nd.items() if k in shown)
+                + ('' if guard.get('basis') != 'all' or not len(g) else
+                   f" (all queries, cut-offs included: {guard['queries_final']} final-position ones, {guard['min_final']} needed to judge on those alone)"))
             if len(g) and guard['choice'] in ('reranker', 'blend') and len(minfo['es_iterations']) > 1:   # few queries: refit on all (guard users' too) with the averaged size
                 log(f"ltr: refit on all {self.train_set.qid.nunique()} training queries with {minfo['best_iteration']} trees")
                 self.model, _ = train_reranker(self.train_set, best, use_gpu=P['USE_GPU'], seed=P['SEED'], n_estimators=minfo['best_iteration'])

@@ -15,11 +15,12 @@ from .candidates import rrf_scores, pool_recall, merge_recall, recall_curve
 from .candidates import Retrievers, fit_sources, generate_candidates
 
 # %% auto #0
-__all__ = ['LGBM_DEFAULTS', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix', 'derived', 'add_features',
-           'feature_columns', 'label_candidates', 'row_uniform', 'sample_training', 'train_reranker', 'importance',
-           'tune_reranker', 'save_reranker', 'load_booster', 'cluster_block', 'featured_candidates', 'run_pass',
-           'training_block', 'merge_training', 'write_pool_block', 'extra_folds', 'predict_scores', 'rerank',
-           'rerank_pool', 'query_ndcg', 'guard_scores', 'choose_ranker']
+__all__ = ['POOL_SCORES', 'LGBM_DEFAULTS', 'GUARD_MIN_FINAL', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix',
+           'pool_features', 'derived', 'add_features', 'feature_columns', 'label_candidates', 'row_uniform',
+           'sample_training', 'train_reranker', 'importance', 'tune_reranker', 'save_reranker', 'load_booster',
+           'cluster_block', 'featured_candidates', 'run_pass', 'training_block', 'merge_training', 'write_pool_block',
+           'extra_folds', 'predict_scores', 'rerank', 'rerank_pool', 'query_ndcgs', 'query_ndcg', 'guard_scores',
+           'choose_ranker']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -92,6 +93,26 @@ def recent_item_matrix(history:pd.DataFrame, # rows uid, iid, ts
     rr = recency_rank(history); m = (rr < last) & history.ts.notna().to_numpy()
     return sp.csr_matrix((decay ** rr[m].astype(np.float32), (history.uid.to_numpy()[m], history.iid.to_numpy()[m])), shape=(n_users, n_items))
 
+# %% ../nbs/04_ltr.ipynb #ecefdeb3
+POOL_SCORES = ('als_dot', 'sem_profile', 'sem_last', 'cooc_all', 'ease_all', 'cooc_last', 'cooc_recent',   # the dense scores ranked per pool
+               'item_cnt', 'item_cnt_recent')
+
+def pool_features(df:pd.DataFrame, # candidate rows (uid, scores), one pool per uid
+                  cols:tuple|None=None, # score columns (default POOL_SCORES; missing ones are skipped)
+                 ) -> pd.DataFrame:
+    "Add `<col>_prank` (rank within the user's pool, 1 = best, ties share it) and `<col>_pgap` (gap to the pool's best) in place."
+    cols = [c for c in (POOL_SCORES if cols is None else cols) if c in df]
+    q = pd.factorize(df.uid.to_numpy())[0].astype(np.float64); n = len(q); idx = np.arange(n)
+    for c in cols:
+        x = df[c].to_numpy(np.float64); nan = np.isnan(x); lo, hi = (np.nanmin(x), np.nanmax(x)) if (~nan).any() else (0.0, 0.0)
+        o = np.argsort(q * 4 + np.where(nan, 2.0, (hi - x) / max(hi - lo, 1e-30)))   # one sort: by user, best first, NaN last
+        xo, qo = x[o], q[o]; head = np.r_[True, qo[1:] != qo[:-1]]
+        start = np.maximum.accumulate(np.where(head, idx, 0))                          # each row's pool start in sorted order
+        tie = np.maximum.accumulate(np.where(head | np.r_[True, xo[1:] != xo[:-1]], idx, 0))   # first row of its run of equal scores
+        r, gap = np.empty(n), np.empty(n); r[o], gap[o] = tie - start + 1, xo - xo[start]
+        df[f'{c}_prank'], df[f'{c}_pgap'] = np.where(nan, np.nan, r).astype(np.float32), gap.astype(np.float32)
+    return df
+
 # %% ../nbs/04_ltr.ipynb #e95ce30e
 def derived(R:Retrievers, # fitted sources
             key:str, # name of the structure
@@ -133,7 +154,7 @@ def add_features(cand:pd.DataFrame, # union_candidates() rows
     df['item_has_text'] = items.has_text.to_numpy(np.int8)[i]
     if 'price' in items: df['item_price'] = pd.to_numeric(items.price, errors='coerce').to_numpy(np.float32)[i]
     df['rating_gap'] = df.user_mean_rating - df.item_mean_rating
-    return df
+    return pool_features(df)
 
 # %% ../nbs/04_ltr.ipynb #a6391bb3
 def feature_columns(df:pd.DataFrame) -> list[str]:
@@ -406,20 +427,26 @@ def rerank_pool(model, pool:str|Path, # a folder of `part-<first uid>.parquet` p
     return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out]), pd.concat([o[2] for o in out], ignore_index=True)
 
 # %% ../nbs/04_ltr.ipynb #eba587a3
-def query_ndcg(df:pd.DataFrame, # labelled candidate rows (qid or uid, iid, label)
-               score:np.ndarray, # one score per row, higher is better
-               k:int=10, # cut-off
-              ) -> float:
-    "Mean NDCG@k over the queries of `df` (ties to the lower iid); queries without a positive in the pool count as 0."
+def query_ndcgs(df:pd.DataFrame, # labelled candidate rows (qid or uid, iid, label)
+                score:np.ndarray, # one score per row, higher is better
+                k:int=10, # cut-off
+               ) -> np.ndarray:
+    "NDCG@k of each query of `df` (in order of first appearance; ties to the lower iid); a query without a positive in the pool scores 0."
     q = pd.factorize(_qid(df))[0]; lab = df.label.to_numpy(np.float64)
     o = np.lexsort((df.iid.to_numpy(), -np.asarray(score, np.float64), q))
     start = np.r_[0, np.flatnonzero(np.diff(q[o])) + 1]; rank = np.arange(len(o)) - np.repeat(start, np.diff(np.r_[start, len(o)]))
     disc = np.where(rank < k, 1 / np.log2(rank + 2), 0)
     dcg = np.bincount(q[o], lab[o] * disc, q.max(initial=-1) + 1); npos = np.bincount(q, lab, len(dcg)).astype(int)
     ideal = np.r_[0, np.cumsum(1 / np.log2(np.arange(k) + 2))][np.minimum(npos, k)]
-    return float(np.mean(np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0))) if len(dcg) else float('nan')
+    return np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
+
+def query_ndcg(df:pd.DataFrame, score:np.ndarray, k:int=10) -> float:
+    "Mean NDCG@k over the queries of `df` (`query_ndcgs`); NaN without rows."
+    return float(np.mean(query_ndcgs(df, score, k))) if len(df) else float('nan')
 
 # %% ../nbs/04_ltr.ipynb #9ac5b0a7
+GUARD_MIN_FINAL = 300   # final-position queries the guard needs to choose on them alone
+
 def _rank_in_query(df:pd.DataFrame, s:np.ndarray) -> np.ndarray:
     "1-based rank of each row's score within its query (ties to the lower iid)."
     q = pd.factorize(_qid(df))[0]; o = np.lexsort((df.iid.to_numpy(), -np.asarray(s, np.float64), q))
@@ -443,16 +470,23 @@ def guard_scores(df:pd.DataFrame, # candidate rows with `<source>_rank` columns
 def choose_ranker(df:pd.DataFrame, # held-out users' labelled candidate rows (all of them, with qid)
                   model_scores:np.ndarray, # the reranker's score per row
                   k:int=10, # cut-off of the NDCG that decides
+                  min_final:int=GUARD_MIN_FINAL, # final-position queries needed to decide on them alone
+                  z:float=2.0, # an option replaces the reranker only when it is better by more than z standard errors
                  ) -> dict:
-    "Pick the best of reranker / each source / RRF / blend on held-out queries: dict(choice, best_source, ndcg, queries, ndcg_final, queries_final)."
+    "Pick reranker / a source / RRF / blend on held-out queries: dict(choice, basis, best_source, ndcg, ndcg_final, queries, queries_final, se)."
     srcs = [c[:-5] for c in df.columns if c.endswith('_rank')]
     sc = {f'source:{s}': guard_scores(df, model_scores, {'choice': f'source:{s}'}) for s in srcs}
     nd = {s: query_ndcg(df, v, k) for s, v in sc.items()}
     best = max(nd, key=nd.get)[7:] if nd else None
     sc = {'reranker': np.asarray(model_scores, np.float64), **sc, 'rrf': guard_scores(df, model_scores, {'choice': 'rrf'})}
     if best: sc['blend'] = guard_scores(df, model_scores, {'choice': 'blend', 'best_source': best})
-    nd = {o: query_ndcg(df, v, k) for o, v in sc.items()}
-    choice = max(nd, key=nd.get)                                  # first best wins ties: the reranker before the others
     fin = (_qid(df) == df.uid.to_numpy()) if 'qid' in df else np.ones(len(df), bool)   # pass 0: each user's final-position (valid) query
-    return {'choice': choice, 'best_source': best, 'ndcg': nd, 'queries': int(pd.unique(_qid(df)).size),
-            'ndcg_final': {o: query_ndcg(df[fin], v[fin], k) for o, v in sc.items()} if fin.any() else {}, 'queries_final': int(df.uid[fin].nunique())}
+    nf = int(df.uid[fin].nunique()); basis = 'final' if nf >= min_final else 'all'   # too few final-position queries: every held-out query
+    per = {o: query_ndcgs(df[fin] if basis == 'final' else df, v[fin] if basis == 'final' else v, k) for o, v in sc.items()}
+    se = {o: float(np.std(p - per['reranker']) / np.sqrt(max(len(p), 1))) for o, p in per.items()}   # of the paired per-query difference
+    gain = {o: float(p.mean() - per['reranker'].mean()) for o, p in per.items()}
+    top = max(gain, key=gain.get)                                   # the first best wins ties: the reranker before the others
+    return {'choice': top if gain[top] > z * se[top] else 'reranker', 'basis': basis, 'best_source': best,
+            'ndcg': {o: query_ndcg(df, v, k) for o, v in sc.items()}, 'queries': int(pd.unique(_qid(df)).size),
+            'ndcg_final': {o: query_ndcg(df[fin], v[fin], k) for o, v in sc.items()} if fin.any() else {}, 'queries_final': nf,
+            'min_final': min_final, 'se': se}
