@@ -18,13 +18,14 @@ from .mf import fit_recent_popularity, fit_newest
 from .candidates import fit_sources, generate_candidates, allocate_budget, pool_recall, merge_recall, recall_curve, rrf_scores
 from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank, predict_scores, featured_candidates
 from .ltr import training_block, merge_training, write_pool_block, rerank_pool
-from .ltr import train_reranker, tune_reranker, save_reranker, importance, choose_ranker
+from .ltr import train_reranker, tune_reranker, save_reranker, importance, choose_ranker, GUARD_MIN_FINAL
 from .eval import tune, evaluate as evaluate_fold, tuning_users, POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
 
 # %% auto #0
 __all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'TUNE_SHARED', 'MIN_RERANK_QUERIES',
-           'EVAL_ARTIFACTS', 'SERVED_ARTIFACTS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job']
+           'EVAL_ARTIFACTS', 'SERVED_ARTIFACTS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job',
+           'baseline_fns']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
 CODE_VERSION = 15   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
@@ -269,13 +270,18 @@ def embeddings(self:Job) -> np.ndarray:
     return self.emb
 
 # %% ../nbs/07_job.ipynb #c84eb1b9
-@patch
-def _baseline_fns(self:Job) -> dict:
-    "Every baseline's fit function, by the name it has in the report."
-    P = self.P
+def baseline_fns(P:dict, # job parameters
+                 emb:np.ndarray, # L2-normalised item text vectors
+                ) -> dict:
+    "Every baseline's fit function, by the name it has in the report (the serving layer rebuilds a guard-chosen baseline with it)."
     return {'Popularity': fit_popularity, 'Popularity (as of t)': fit_recent_popularity, 'Newest first': fit_newest,   # as-of: `at` comes from the fold
             'ItemKNN': fit_itemknn, 'EASE': partial(fit_ease, max_items=P['EASE_MAX_ITEMS']),
-            'ALS': partial(fit_als_scores, use_gpu=P['USE_GPU'], iterations=P['ALS_ITERS'], seed=P['SEED']), 'Text': text_fit_fn(self.emb)}
+            'ALS': partial(fit_als_scores, use_gpu=P['USE_GPU'], iterations=P['ALS_ITERS'], seed=P['SEED']), 'Text': text_fit_fn(emb)}
+
+@patch
+def _baseline_fns(self:Job) -> dict:
+    "`baseline_fns` of this job."
+    return baseline_fns(self.P, self.emb)
 
 @patch
 def tuning(self:Job) -> dict:
@@ -438,12 +444,34 @@ def _check_training(self:Job, fit:pd.DataFrame, # the reranker's training rows (
                          f"{self.D.valid.uid.nunique()} users have a validation target and {self.guard_set.uid.nunique()} are held out for the guard. "
                          "Raise SCALE_N, lower K_CORE, raise the N_<source> candidate counts, or lower GUARD_FRAC.")
 
+# %% ../nbs/07_job.ipynb #365ebf0e
+@patch
+def _guard_baselines(self:Job, g:pd.DataFrame, # the guard users' candidate rows (with qid)
+                    ) -> dict:
+    "'baseline:<name>' -> per-user NDCG@K of each tuned baseline on the guard users' final-position (valid) queries; {} below GUARD_MIN_FINAL users."
+    P, D = self.P, self.D; u = np.unique(g.uid.to_numpy()[g.qid.to_numpy() == g.uid.to_numpy()])
+    if len(u) < GUARD_MIN_FINAL: return {}
+    fns, out = self._baseline_fns(), {}
+    for m in (BASELINE_GRIDS[P['TUNE_BASELINES']] if P['TUNE_BASELINES'] != 'none' else BASELINE_GRIDS['small']):
+        with StageTimer(self.parts, f'ltr: guard option {m}'):
+            out[f'baseline:{m}'] = evaluate_fold(fns[m], D, 'valid', P['K'], self._best(m), users=u, client=self.client)['per_user']['NDCG']
+    return out
+
+def _baseline_recs(recs:np.ndarray, # (n_users, K) a baseline's lists
+                   uids:np.ndarray, # their users
+                  ) -> tuple[np.ndarray, pd.DataFrame]:
+    "A baseline's lists as the shipped ranking: (recs, rows uid, iid, score = 1 / rank) — the same scores `HybridRecommender` serves."
+    f = recs_to_frame(recs, uids)
+    return recs, f[['uid', 'iid']].assign(score=1.0 / f['rank'].to_numpy(np.float64))
+
 # %% ../nbs/07_job.ipynb #63521e53
 @patch
 def ltr(self:Job):
     "Stage 4: train (or load) the reranker; feature importance."
     import joblib
-    P = self.P; fp = self._fp('ltr', ['LGBM_TRIALS', 'SEED', 'USE_GPU'], ['cand'])
+    P = self.P
+    if 'tune' not in self.fps: self.tuning()                                      # the guard weighs the tuned baselines too
+    fp = self._fp('ltr', ['LGBM_TRIALS', 'SEED', 'USE_GPU', 'TUNE_BASELINES', 'EASE_MAX_ITEMS', 'ALS_ITERS'], ['cand', 'tune'])
     self.devices['lightgbm'] = resolve_device(P['USE_GPU'], 'lightgbm')
     with self._timer('ltr'):
         if self.store.is_fresh('lgbm_reranker_final_{N}.joblib', fp):
@@ -454,9 +482,9 @@ def ltr(self:Job):
             self._check_training(fit)
             best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
             self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'], refit=bool(len(g)))   # fit on every non-guard user with the early-stopped size (no guard users: the early-stopped model)
-            guard = choose_ranker(g, predict_scores(self.model, g), P['K']) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
+            guard = choose_ranker(g, predict_scores(self.model, g), P['K'], others=self._guard_baselines(g)) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
             nd, nf = (guard['ndcg_final'], guard['queries_final']) if guard.get('basis') == 'final' else (guard['ndcg'], guard['queries'])
-            shown = ('reranker', 'blend', 'rrf', f"source:{guard.get('best_source')}")
+            shown = ('reranker', 'blend', 'rrf', f"source:{guard.get('best_source')}", max((k for k in nd if k.startswith('baseline:')), key=nd.get, default=''))
             log(f"ltr: guard chose {guard['choice']!r} on {nf} held-out validation queries " + ', '.join(f'{k} {v:.4f}' for k, v in nd.items() if k in shown)
                 + ('' if guard.get('basis') != 'all' or not len(g) else
                    f" (all queries, cut-offs included: {guard['queries_final']} final-position ones, {guard['min_final']} needed to judge on those alone)"))
@@ -507,12 +535,15 @@ def evaluate(self:Job) -> pd.DataFrame:
             self._load_evaluation(); self._loaded.add('evaluate')
         else:
             log(f'evaluate: reranking the test pool of {len(uids):,} users')
+            guard = self.info['ltr'].get('guard') or {}; chosen = guard.get('choice', '')[9:] if guard.get('choice', '').startswith('baseline:') else None
+            guard = None if chosen else guard                                        # a baseline's list: the pool is still scored, by the reranker
             with StageTimer(self.parts, 'evaluate: rerank'):
                 if self.test_cand is None:                                          # a pool in parts (made on a cluster): scored part by part where it is read
-                    recs, rrf, scored = rerank_pool(self.model, st.path('test_candidates_{N}.parquet'), uids, K, self.info['ltr'].get('guard'), self.client)
-                else: recs, scored = rerank(self.model, self.test_cand, uids, K, self.info['ltr'].get('guard')); rrf = recs_from_frame(rrf_scores(self.test_cand), uids, K)
-            self.results = {'Hybrid (reranked)': recs, 'Union (RRF, no rerank)': rrf}
+                    recs, rrf, scored = rerank_pool(self.model, st.path('test_candidates_{N}.parquet'), uids, K, guard, self.client)
+                else: recs, scored = rerank(self.model, self.test_cand, uids, K, guard); rrf = recs_from_frame(rrf_scores(self.test_cand), uids, K)
             base = self._baselines()
+            if chosen: recs, scored = _baseline_recs(base[chosen]['recs'], uids)          # the guard chose a tuned baseline's own list
+            self.results = {'Hybrid (reranked)': recs, 'Union (RRF, no rerank)': rrf}
             for m, b in base.items():
                 if not np.array_equal(b['uids'], uids): raise RuntimeError('baseline users differ from the test users: delete baselines_{N}.npz and rerun')
                 self.results[m] = b['recs']

@@ -464,7 +464,9 @@ def guard_scores(df:pd.DataFrame, # candidate rows with `<source>_rank` columns
     src = lambda s: -df[f'{s}_rank'].fillna(np.inf).to_numpy(np.float64).clip(max=1e9)   # a source alone: its own order first
     if c.startswith('source:'): return src(c[7:])
     if c == 'blend': return 1 / (60 + _rank_in_query(df, model_scores)) + 1 / (60 + _rank_in_query(df, src(choice['best_source'])))
-    raise ValueError(f"unknown guard choice {c!r}; expected reranker, rrf, blend or source:<name>")
+    if c.startswith('baseline:'): raise ValueError(f"guard choice {c!r} is a tuned baseline's own list, not an ordering of the pool: "
+                                                  "rank with that baseline (Job.evaluate and HybridRecommender do)")
+    raise ValueError(f"unknown guard choice {c!r}; expected reranker, rrf, blend, source:<name> or baseline:<name>")
 
 # %% ../nbs/04_ltr.ipynb #5a84bfc0
 def choose_ranker(df:pd.DataFrame, # held-out users' labelled candidate rows (all of them, with qid)
@@ -472,8 +474,9 @@ def choose_ranker(df:pd.DataFrame, # held-out users' labelled candidate rows (al
                   k:int=10, # cut-off of the NDCG that decides
                   min_final:int=GUARD_MIN_FINAL, # final-position queries needed to decide on them alone
                   z:float=2.0, # an option replaces the reranker only when it is better by more than z standard errors
+                  others:dict|None=None, # option -> per-user NDCG@k on the final-position queries (Series by uid): lists made outside the pool
                  ) -> dict:
-    "Pick reranker / a source / RRF / blend on held-out queries: dict(choice, basis, best_source, ndcg, ndcg_final, queries, queries_final, se)."
+    "Pick reranker / a source / RRF / blend / an `others` list on held-out queries: dict(choice, basis, ndcg, ndcg_final, se, ...)."
     srcs = [c[:-5] for c in df.columns if c.endswith('_rank')]
     sc = {f'source:{s}': guard_scores(df, model_scores, {'choice': f'source:{s}'}) for s in srcs}
     nd = {s: query_ndcg(df, v, k) for s, v in sc.items()}
@@ -483,10 +486,13 @@ def choose_ranker(df:pd.DataFrame, # held-out users' labelled candidate rows (al
     fin = (_qid(df) == df.uid.to_numpy()) if 'qid' in df else np.ones(len(df), bool)   # pass 0: each user's final-position (valid) query
     nf = int(df.uid[fin].nunique()); basis = 'final' if nf >= min_final else 'all'   # too few final-position queries: every held-out query
     per = {o: query_ndcgs(df[fin] if basis == 'final' else df, v[fin] if basis == 'final' else v, k) for o, v in sc.items()}
+    oth = {o: s.reindex(pd.unique(df.uid.to_numpy()[fin])).fillna(0).to_numpy() for o, s in (others or {}).items()}   # final queries' order
+    if basis == 'final': per |= oth                                # the other lists are judged on final-position queries only
     se = {o: float(np.std(p - per['reranker']) / np.sqrt(max(len(p), 1))) for o, p in per.items()}   # of the paired per-query difference
     gain = {o: float(p.mean() - per['reranker'].mean()) for o, p in per.items()}
     top = max(gain, key=gain.get)                                   # the first best wins ties: the reranker before the others
     return {'choice': top if gain[top] > z * se[top] else 'reranker', 'basis': basis, 'best_source': best,
             'ndcg': {o: query_ndcg(df, v, k) for o, v in sc.items()}, 'queries': int(pd.unique(_qid(df)).size),
-            'ndcg_final': {o: query_ndcg(df[fin], v[fin], k) for o, v in sc.items()} if fin.any() else {}, 'queries_final': nf,
+            'ndcg_final': ({o: query_ndcg(df[fin], v[fin], k) for o, v in sc.items()} | {o: float(v.mean()) for o, v in oth.items()}) if fin.any() else {},
+            'queries_final': nf,
             'min_final': min_final, 'se': se}

@@ -13,10 +13,10 @@ import hybrid_recommender
 from .data import ArtifactStore, to_csr, file_digest
 from .embeddings import build_index, load_index, l2_normalize, user_profiles, item_texts
 from .embeddings import search as ann_search
-from .mf import fold_in, confidence_matrix, fit_recent_popularity, fit_newest, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights, sparse_scorer, ease_scorer
+from .mf import topk_blocked, recs_to_frame, fold_in, confidence_matrix, fit_recent_popularity, fit_newest, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights, sparse_scorer, ease_scorer
 from .candidates import Retrievers, fit_sources, generate_candidates, vector_source, score_source, asof_source, als_index
 from .ltr import add_features, load_booster, guard_scores
-from .job import CODE_VERSION
+from .job import CODE_VERSION, baseline_fns
 
 # %% auto #0
 __all__ = ['SERVE_ARTIFACTS', 'SERVE_PARAMS', 'COMMANDS', 'find_runs', 'remake_command', 'resolve_scale_n', 'check_run',
@@ -155,6 +155,7 @@ class HybridRecommender:
         self.n = {s: int(v) for s, v in manifest['candidates']['n_per_source'].items() if int(v) > 0}
         self.features = list(booster.feature_name())
         self.guard = (manifest.get('ltr') or {}).get('guard')                  # what the guard chose on held-out validation users
+        ch = (self.guard or {}).get('choice', ''); self.baseline = ch[9:] if ch.startswith('baseline:') else None   # a tuned baseline's own list
         ts = history.ts.to_numpy(np.float64)
         self.now = float(np.nanmax(ts)) + 1.0 if np.isfinite(ts).any() else float('nan')   # just after the last interaction
         S = self.sources = run_sources(manifest)                               # the settings the run's sources had (tuned on its valid fold)
@@ -212,7 +213,9 @@ def _score(self:HybridRecommender, R:Retrievers, # fitted sources (self.R, or ex
            separate:bool=False, # features per user, each seeing only the base history + their own rows (new users)
           ) -> pd.DataFrame:
     "Candidate rows of `uids` with the evaluation's features and the reranker's `score`: the two-stage path."
-    uids = np.asarray(uids, np.int64); t = pd.Series(now, index=uids)
+    uids = np.asarray(uids, np.int64)
+    if self.baseline: return self._baseline_rows(R, uids, now)                 # the guard shipped a tuned baseline's list
+    t = pd.Series(now, index=uids)
     cand = generate_candidates(R, uids, self.n, t.to_numpy())
     if not separate or len(uids) == 1: df = add_features(cand, R, t, self.items)
     else:                                   # add_features takes item statistics from R.history: hide the other new users' rows
@@ -230,6 +233,21 @@ def _top(df:pd.DataFrame, # scored candidate rows (uid, iid, score, ...)
     d = df.sort_values(['uid', 'score', 'iid'], ascending=[True, False, True], kind='stable')
     d['rank'] = d.groupby('uid').cumcount().to_numpy() + 1
     return d[d['rank'] <= k]
+
+# %% ../nbs/06_serve.ipynb #fb252d93
+@patch
+def _baseline_rows(self:HybridRecommender, R:Retrievers, # the history to fit on (self.R, or extended with new users)
+                   uids:np.ndarray, # users to rank
+                   now:np.ndarray, # request time per user (ms): the `at` of the as-of baselines
+                  ) -> pd.DataFrame:
+    "Top-kmax rows (uid, iid, score = 1 / rank) of the tuned baseline the guard chose, refitted on R's history with the run's parameters."
+    fit = baseline_fns(self.params, self.emb)[self.baseline]; kw = dict((self.manifest.get('baseline_params') or {}).get(self.baseline) or {})
+    if timed := 'at' in inspect.signature(fit).parameters: kw['at'] = np.full(R.n_users, np.nan); kw['at'][uids] = now
+    make = lambda: fit(R.history, R.n_users, R.n_items, **kw)
+    if R is not self.R or timed: score_fn = make()
+    else: score_fn = self._lazy.get('baseline_fn') or self._lazy.setdefault('baseline_fn', make())   # known users: fitted once
+    f = recs_to_frame(topk_blocked(score_fn, uids, R.seen, self.kmax(), allowed=R.catalogue), uids)
+    return f[['uid', 'iid']].assign(score=1.0 / f['rank'].to_numpy(np.float64))
 
 # %% ../nbs/06_serve.ipynb #b19c36a2
 def _pairs_by_row(M:sp.csr_matrix, # sparse matrix
@@ -288,6 +306,7 @@ def _frame(self:HybridRecommender, top:pd.DataFrame, # `_top` rows
     "The result table: user_id, rank, parent_asin, title, score, reason, sources; users in request order."
     top = top.assign(_o=order[top.uid.to_numpy()]).sort_values(['_o', 'rank'], kind='stable')
     src, why = self.reasons(top, R); i = top.iid.to_numpy()
+    if self.baseline: why = np.full(len(top), f"{self.baseline}, tuned: the list this run's guard chose", dtype=object)
     return pd.DataFrame({'user_id': labels[top._o.to_numpy()], 'rank': top['rank'].to_numpy(np.int32), 'parent_asin': self._asin[i],
                          'title': self._name[i], 'score': top.score.to_numpy(np.float32), 'reason': why, 'sources': src})
 
