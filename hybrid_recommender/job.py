@@ -36,7 +36,7 @@ JOB_DEFAULTS = dict(
     ALS_FACTORS=64, ALS_ITERS=15, ALS_REG=1.0, ALS_ALPHA=10.0,
     N_ALS=150, N_SEMANTIC=50, N_COOC=150, N_EASE=150, N_POP=25, N_RECENT=25, N_NEWEST=25, POOL_BUDGET=0, RECENT_DAYS=30, EASE_SOURCE_ITEMS=10_000,
     N_HARD=0, N_RANDOM=50, GUARD_FRAC=0.2, GUARD_MAX_USERS=1500, EXTRA_PASSES='auto', MIN_QUERIES=20_000, MAX_EXTRA_PASSES=4, MAX_TRAIN_ROWS=5_000_000, LGBM_TRIALS=0,
-    TUNE_BASELINES='small', TUNE_USERS=5_000, TUNE_SOURCES='none', EASE_MAX_ITEMS=20_000, BOOTSTRAP=1000, USE_GPU='auto', CLUSTER=None)
+    TUNE_BASELINES='small', TUNE_USERS=5_000, TUNE_SOURCES='none', EASE_MAX_ITEMS=20_000, EVAL_USERS=50_000, BOOTSTRAP=1000, USE_GPU='auto', CLUSTER=None)
 
 # %% ../nbs/07_job.ipynb #571fc8f2
 class StageTimer:
@@ -91,6 +91,7 @@ PARAM_RULES = {'SCALE_N': ((lambda v: v is None or _int(1)[0](v)), 'None (whole 
     'POOL_BUDGET': _int(0), 'RECENT_DAYS': _num(0, open_lo=True), 'EASE_SOURCE_ITEMS': _int(1), 'GUARD_FRAC': _num(0, 0.9), 'GUARD_MAX_USERS': _int(0),
     'EXTRA_PASSES': ((lambda v: v == 'auto' or _int(0)[0](v)), "'auto' or an integer >= 0"), 'MIN_QUERIES': _int(0), 'MAX_EXTRA_PASSES': _int(0),
     'MAX_TRAIN_ROWS': _int(1), 'LGBM_TRIALS': _int(0), 'TUNE_BASELINES': _one_of('small', 'full', 'none'), 'TUNE_USERS': _int(1), 'TUNE_SOURCES': _one_of('all', 'collaborative', 'none'), 'EASE_MAX_ITEMS': _int(1), 'BOOTSTRAP': _int(0),
+    'EVAL_USERS': ((lambda v: v is None or _int(1)[0](v)), 'None (every test user) or an integer >= 1'),
     'USE_GPU': _one_of('auto', True, False), 'SYNTHETIC_SHAPE': _one_of(*SYNTHETIC_SHAPES),
     'CLUSTER': ((lambda v: v is None or v == 'local' or (isinstance(v, str) and '://' in v) or type(v).__name__ == 'Client'),
                 "None, 'local', a scheduler address such as 'tcp://10.0.0.5:8786', or a distributed.Client")}
@@ -497,6 +498,13 @@ def ltr(self:Job):
         self.importance = importance(self.model)
     return self.model
 
+# %% ../nbs/07_job.ipynb #f5ef6cd8
+@patch
+def eval_users(self:Job) -> np.ndarray:
+    "The test users every method is scored on (sorted): all of them, or above EVAL_USERS one seeded uniform sample of EVAL_USERS."
+    D = self.D if hasattr(self, 'D') else self.data(); u, n = np.sort(D.test.uid.unique()), self.P['EVAL_USERS']
+    return u if n is None or len(u) <= n else np.sort(np.random.default_rng([self.P['SEED'], 26]).choice(u, n, replace=False))
+
 # %% ../nbs/07_job.ipynb #4c36cfb0
 @patch
 def _baselines(self:Job) -> dict:
@@ -505,7 +513,8 @@ def _baselines(self:Job) -> dict:
     grids = BASELINE_GRIDS[P['TUNE_BASELINES']] if P['TUNE_BASELINES'] != 'none' else BASELINE_GRIDS['small']
     fns = self._baseline_fns()
     if not hasattr(self, 'tuned'): self.tuning()                              # tuned once, before the candidates (`tuning`)
-    fp = self._fp('base', ['TUNE_BASELINES', 'TUNE_USERS', 'EASE_MAX_ITEMS', 'K', 'ALS_ITERS', 'SEED'], ['data', 'emb', 'tune'])
+    fp = self._fp('base', ['TUNE_BASELINES', 'TUNE_USERS', 'EASE_MAX_ITEMS', 'K', 'ALS_ITERS', 'SEED', 'EVAL_USERS'], ['data', 'emb', 'tune'])
+    u = self.eval_users(); u = None if len(u) == self.D.test.uid.nunique() else u
     if self.store.is_fresh('baselines_{N}.npz', fp):
         z = _load_npz(self.store.path('baselines_{N}.npz')); best = json.loads(self.store.path('baselines_{N}.json').read_text())
         return {m: {'recs': z[f'{m}_recs'], 'uids': z['uids'], 'best': best[m]} for m in best}
@@ -513,7 +522,7 @@ def _baselines(self:Job) -> dict:
     for m, g in grids.items():
         best = self._best(m); log(f'evaluate: baseline {m} {best or "(defaults)"}, refit on train + valid')
         with StageTimer(self.parts, f'evaluate: {m}'):                             # each baseline's cost: bench/scale.py reports it
-            r = evaluate_fold(fns[m], D, 'test', P['K'], best, client=self.client)
+            r = evaluate_fold(fns[m], D, 'test', P['K'], best, users=u, client=self.client)
         out[m] = {'recs': r['recs'], 'uids': r['uids'], 'best': best, 'seconds': r['seconds']}
     with atomic_write(self.store.path('baselines_{N}.npz')) as f: _save_npz({'uids': next(iter(out.values()))['uids'], **{f'{m}_recs': v['recs'] for m, v in out.items()}}, f)
     with atomic_write(self.store.path('baselines_{N}.json')) as f: f.write_text(json.dumps({m: v['best'] for m, v in out.items()}, default=str))
@@ -529,18 +538,21 @@ def evaluate(self:Job) -> pd.DataFrame:
     "Stage 5: rerank test, compare with tuned baselines, bootstrap, plots and contract artifacts; a rerun with the same inputs reloads it all."
     P, D, K, st = self.P, self.D, self.P['K'], self.store
     with self._timer('evaluate'):
-        fp = self._fp('eval', ['K', 'BOOTSTRAP', 'TUNE_BASELINES', 'TUNE_USERS', 'EASE_MAX_ITEMS', 'ALS_ITERS', 'SEED'], ['data', 'emb', 'cand', 'ltr'])
-        uids = np.sort(D.test.uid.unique())
+        fp = self._fp('eval', ['K', 'BOOTSTRAP', 'TUNE_BASELINES', 'TUNE_USERS', 'EASE_MAX_ITEMS', 'ALS_ITERS', 'SEED', 'EVAL_USERS'], ['data', 'emb', 'cand', 'ltr'])
+        uids = self.eval_users(); tgt = D.test[D.test.uid.isin(uids)] if len(uids) < D.test.uid.nunique() else D.test
         if st.is_fresh('evaluation_{N}.npz', fp) and all(st.is_fresh(a, fp) for a in EVAL_ARTIFACTS):
             self._load_evaluation(); self._loaded.add('evaluate')
         else:
-            log(f'evaluate: reranking the test pool of {len(uids):,} users')
+            n_all = D.test.uid.nunique(); self.info['eval_users'] = {'users': len(uids), 'test_users': n_all, 'sampled': len(uids) < n_all}
+            log(f'evaluate: reranking the test pool of {len(uids):,} users' + (f' (a seeded sample of the {n_all:,} test users: EVAL_USERS)' if len(uids) < n_all else ''))
             guard = self.info['ltr'].get('guard') or {}; chosen = guard.get('choice', '')[9:] if guard.get('choice', '').startswith('baseline:') else None
             guard = None if chosen else guard                                        # a baseline's list: the pool is still scored, by the reranker
             with StageTimer(self.parts, 'evaluate: rerank'):
                 if self.test_cand is None:                                          # a pool in parts (made on a cluster): scored part by part where it is read
                     recs, rrf, scored = rerank_pool(self.model, st.path('test_candidates_{N}.parquet'), uids, K, guard, self.client)
-                else: recs, scored = rerank(self.model, self.test_cand, uids, K, guard); rrf = recs_from_frame(rrf_scores(self.test_cand), uids, K)
+                else:
+                    pool = self.test_cand if tgt is D.test else self.test_cand[self.test_cand.uid.isin(uids)]
+                    recs, scored = rerank(self.model, pool, uids, K, guard); rrf = recs_from_frame(rrf_scores(pool), uids, K)
             base = self._baselines()
             if chosen: recs, scored = _baseline_recs(base[chosen]['recs'], uids)          # the guard chose a tuned baseline's own list
             self.results = {'Hybrid (reranked)': recs, 'Union (RRF, no rerank)': rrf}
@@ -548,22 +560,22 @@ def evaluate(self:Job) -> pd.DataFrame:
                 if not np.array_equal(b['uids'], uids): raise RuntimeError('baseline users differ from the test users: delete baselines_{N}.npz and rerun')
                 self.results[m] = b['recs']
             self.info['baseline_params'] = {m: b['best'] for m, b in base.items()}
-            mets = {m: topk_metrics(r, uids, D.test, K, D.n_items) for m, r in self.results.items()}
+            mets = {m: topk_metrics(r, uids, tgt, K, D.n_items) for m, r in self.results.items()}
             self.summary = summary_table(mets).assign(ReachableTargets=D.reachable('test'))   # share of test targets in the fold's catalogue
             self.info['reachable'] = {'valid': D.reachable('valid'), 'test': D.reachable('test')}
-            self.per_user = {m: per_user_metrics(r, uids, D.test, K)['NDCG'].reindex(uids).to_numpy() for m, r in self.results.items()}
+            self.per_user = {m: per_user_metrics(r, uids, tgt, K)['NDCG'].reindex(uids).to_numpy() for m, r in self.results.items()}
             bl = [m for m in self.results if m != 'Hybrid (reranked)']
             best = max(bl, key=lambda m: mets[m]['NDCG'])
             self.bootstrap = {'baseline': best, **paired_bootstrap(self.per_user['Hybrid (reranked)'], self.per_user[best], n_boot=P['BOOTSTRAP'], seed=P['SEED'])}
-            self._write_artifacts(recs, scored, uids); self._save_evaluation(fp)
+            self._write_artifacts(recs, scored, uids, tgt); self._save_evaluation(fp)
         self._plots(uids)
     return self.summary
 
 
 # %% ../nbs/07_job.ipynb #41924fd8
 @patch
-def _write_artifacts(self:Job, recs, scored, uids):
-    "Summary CSV, recommendations, targets, interactions, catalogue."
+def _write_artifacts(self:Job, recs, scored, uids, tgt):
+    "Summary CSV, recommendations, the evaluated users' targets (`tgt`), interactions, catalogue."
     D, K, st = self.D, self.P['K'], self.store
     with atomic_write(st.path('final_scale_summary_metrics_{N}.csv')) as f: self.summary.to_csv(f, index=False)
     top = scored.merge(recs_to_frame(recs, uids), on=['uid', 'iid'])
@@ -572,7 +584,7 @@ def _write_artifacts(self:Job, recs, scored, uids):
     with atomic_write(st.path('recommendations_{N}.parquet')) as f: rec.to_parquet(f, index=False)
     named = lambda df: pd.DataFrame({'user_id': D.users.user_id.to_numpy()[df.uid], 'parent_asin': D.items.parent_asin.to_numpy()[df.iid],
                                      'rating': df.rating.to_numpy(), 'timestamp': df.ts.to_numpy()})
-    with atomic_write(st.path('test_targets_{N}.parquet')) as f: named(D.test).to_parquet(f, index=False)
+    with atomic_write(st.path('test_targets_{N}.parquet')) as f: named(tgt).to_parquet(f, index=False)
     with atomic_write(st.path('train_interactions_{N}.parquet')) as f: named(D.fold('test')[0]).to_parquet(f, index=False)
     cat = D.items[[c for c in ['iid', 'parent_asin', 'title', 'text', 'has_text', 'main_category', 'store', 'price', 'cold'] if c in D.items]]
     with atomic_write(st.path('item_catalog_{N}.parquet')) as f: cat.assign(title=cat.title.astype('string')).to_parquet(f, index=False)
@@ -582,7 +594,7 @@ def _save_evaluation(self:Job, fp:str):
     "Cache what the report needs (per-user NDCG, lists, bootstrap) so a rerun with the same inputs skips scoring and tuning."
     st = self.store
     with atomic_write(st.path('evaluation_{N}.npz')) as f: _save_npz({**{f'ndcg|{m}': v for m, v in self.per_user.items()}, **{f'recs|{m}': v for m, v in self.results.items()}}, f)
-    with atomic_write(st.path('evaluation_{N}.json')) as f: f.write_text(json.dumps({k: self.info.get(k) for k in ('baseline_params', 'reachable')} | {'bootstrap': self.bootstrap}, default=float))
+    with atomic_write(st.path('evaluation_{N}.json')) as f: f.write_text(json.dumps({k: self.info.get(k) for k in ('baseline_params', 'reachable', 'eval_users')} | {'bootstrap': self.bootstrap}, default=float))
     for a in EVAL_ARTIFACTS + ['evaluation_{N}.npz']: st.mark(a, fp)
 
 @patch
@@ -591,7 +603,7 @@ def _load_evaluation(self:Job):
     st = self.store; z = _load_npz(st.path('evaluation_{N}.npz')); j = json.loads(st.path('evaluation_{N}.json').read_text())
     self.per_user = {k[5:]: v for k, v in z.items() if k.startswith('ndcg|')}; self.results = {k[5:]: v for k, v in z.items() if k.startswith('recs|')}
     self.summary = pd.read_csv(st.path('final_scale_summary_metrics_{N}.csv')); self.bootstrap = j['bootstrap']
-    self.info.update({k: j[k] for k in ('baseline_params', 'reachable')})
+    self.info.update({k: j.get(k) for k in ('baseline_params', 'reachable', 'eval_users')})
 
 @patch
 def _plots(self:Job, uids):
@@ -633,7 +645,7 @@ def manifest(self:Job) -> dict:
          'machine': {'cpus': os.cpu_count(), 'ram_gb': round(psutil.virtual_memory().total / 2**30, 1), 'platform': platform.platform()},
          'data': {'fingerprint': self.fps.get('data'), **{k: v for k, v in self.D.report.items()}}, 'devices': self.devices,
          'stages': self.stages, 'fingerprints': self.fps, 'candidates': {k: self.info.get(k) for k in ['n_per_source', 'train_sampling', 'recall_valid', 'recall_test']},
-         'ltr': {k: v for k, v in self.info.get('ltr', {}).items() if k != 'features'}, 'baseline_params': self.info.get('baseline_params'), 'sources': self.sources_config(), 'reachable': self.info.get('reachable'), 'leak_signature': self.info.get('leak'),
+         'ltr': {k: v for k, v in self.info.get('ltr', {}).items() if k != 'features'}, 'baseline_params': self.info.get('baseline_params'), 'sources': self.sources_config(), 'reachable': self.info.get('reachable'), 'eval_users': self.info.get('eval_users'), 'leak_signature': self.info.get('leak'),
          'metrics': self.summary.to_dict('records') if hasattr(self, 'summary') else None, 'bootstrap': getattr(self, 'bootstrap', None), 'cluster': self.cluster_info(),
          'artifacts': self._digests()}
     with atomic_write(self.store.path('run_manifest_{N}.json')) as f: f.write_text(json.dumps(m, indent=1, default=str))
