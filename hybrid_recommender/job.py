@@ -25,7 +25,7 @@ from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_histo
 # %% auto #0
 __all__ = ['CODE_VERSION', 'JOB_DEFAULTS', 'BASELINE_GRIDS', 'PARAM_RULES', 'STAGE_FP', 'TUNE_SHARED', 'MIN_RERANK_QUERIES',
            'EVAL_ARTIFACTS', 'SERVED_ARTIFACTS', 'CONTRACT_ARTIFACTS', 'StageTimer', 'check_params', 'RunLock', 'Job',
-           'baseline_fns']
+           'baseline_fns', 'list_rows']
 
 # %% ../nbs/07_job.ipynb #bf7860f9
 CODE_VERSION = 15   # bump when a stage's output changes for the same parameters (invalidates cached artifacts)
@@ -458,12 +458,12 @@ def _guard_baselines(self:Job, g:pd.DataFrame, # the guard users' candidate rows
             out[f'baseline:{m}'] = evaluate_fold(fns[m], D, 'valid', P['K'], self._best(m), users=u, client=self.client)['per_user']['NDCG']
     return out
 
-def _baseline_recs(recs:np.ndarray, # (n_users, K) a baseline's lists
-                   uids:np.ndarray, # their users
-                  ) -> tuple[np.ndarray, pd.DataFrame]:
-    "A baseline's lists as the shipped ranking: (recs, rows uid, iid, score = 1 / rank) — the same scores `HybridRecommender` serves."
+def list_rows(recs:np.ndarray, # (n_users, K) item lists, -1 = padding
+              uids:np.ndarray, # their users
+             ) -> pd.DataFrame:
+    "Lists that carry no comparable score as rows uid, iid, score = 1 / rank: how a guard-chosen baseline's list is shipped and served."
     f = recs_to_frame(recs, uids)
-    return recs, f[['uid', 'iid']].assign(score=1.0 / f['rank'].to_numpy(np.float64))
+    return f[['uid', 'iid']].assign(score=1.0 / f['rank'].to_numpy(np.float64))
 
 # %% ../nbs/07_job.ipynb #63521e53
 @patch
@@ -554,7 +554,7 @@ def evaluate(self:Job) -> pd.DataFrame:
                     pool = self.test_cand if tgt is D.test else self.test_cand[self.test_cand.uid.isin(uids)]
                     recs, scored = rerank(self.model, pool, uids, K, guard); rrf = recs_from_frame(rrf_scores(pool), uids, K)
             base = self._baselines()
-            if chosen: recs, scored = _baseline_recs(base[chosen]['recs'], uids)          # the guard chose a tuned baseline's own list
+            if chosen: recs = base[chosen]['recs']; scored = list_rows(recs, uids)          # the guard chose a tuned baseline's own list
             self.results = {'Hybrid (reranked)': recs, 'Union (RRF, no rerank)': rrf}
             for m, b in base.items():
                 if not np.array_equal(b['uids'], uids): raise RuntimeError('baseline users differ from the test users: delete baselines_{N}.npz and rerun')

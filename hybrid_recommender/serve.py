@@ -13,10 +13,10 @@ import hybrid_recommender
 from .data import ArtifactStore, to_csr, file_digest
 from .embeddings import build_index, load_index, l2_normalize, user_profiles, item_texts
 from .embeddings import search as ann_search
-from .mf import topk_blocked, recs_to_frame, fold_in, confidence_matrix, fit_recent_popularity, fit_newest, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights, sparse_scorer, ease_scorer
+from .mf import topk_blocked, fold_in, confidence_matrix, fit_recent_popularity, fit_newest, fit_popularity, fit_itemknn, itemknn_similarity, ease_weights, sparse_scorer, ease_scorer
 from .candidates import Retrievers, fit_sources, generate_candidates, vector_source, score_source, asof_source, als_index
 from .ltr import add_features, load_booster, guard_scores
-from .job import CODE_VERSION, baseline_fns
+from .job import CODE_VERSION, baseline_fns, list_rows
 
 # %% auto #0
 __all__ = ['SERVE_ARTIFACTS', 'SERVE_PARAMS', 'COMMANDS', 'find_runs', 'remake_command', 'resolve_scale_n', 'check_run',
@@ -244,10 +244,9 @@ def _baseline_rows(self:HybridRecommender, R:Retrievers, # the history to fit on
     fit = baseline_fns(self.params, self.emb)[self.baseline]; kw = dict((self.manifest.get('baseline_params') or {}).get(self.baseline) or {})
     if timed := 'at' in inspect.signature(fit).parameters: kw['at'] = np.full(R.n_users, np.nan); kw['at'][uids] = now
     make = lambda: fit(R.history, R.n_users, R.n_items, **kw)
-    if R is not self.R or timed: score_fn = make()
-    else: score_fn = self._lazy.get('baseline_fn') or self._lazy.setdefault('baseline_fn', make())   # known users: fitted once
-    f = recs_to_frame(topk_blocked(score_fn, uids, R.seen, self.kmax(), allowed=R.catalogue), uids)
-    return f[['uid', 'iid']].assign(score=1.0 / f['rank'].to_numpy(np.float64))
+    if R is self.R and not timed and 'baseline_fn' not in self._lazy: self._lazy['baseline_fn'] = make()   # known users: fitted once
+    score_fn = self._lazy['baseline_fn'] if R is self.R and not timed else make()
+    return list_rows(topk_blocked(score_fn, uids, R.seen, self.kmax(), allowed=R.catalogue), uids)
 
 # %% ../nbs/06_serve.ipynb #b19c36a2
 def _pairs_by_row(M:sp.csr_matrix, # sparse matrix
