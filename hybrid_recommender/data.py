@@ -11,15 +11,16 @@ import numpy as np, pandas as pd, scipy.sparse as sp
 from .hub import HF_REPO, HF_REVIEW_COUNTS, check_hub, hf_endpoint, hf_paths, open_fs, read_range, read_blocks
 
 # %% auto #0
-__all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'LEGACY_REVIEW_COLS', 'LEGACY_ITEM_COLS',
+__all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'LEGACY_REVIEW_COLS', 'LEGACY_ITEM_COLS', 'FOLDS',
            'DUCKDB_MIN_BYTES', 'AMAZON2023_CUTS', 'REVIEW_TYPES', 'META_COLS', 'log', 'progress_bar', 'default_out_dir',
            'shared_data_dir', 'atomic_write', 'atomic_dir', 'fingerprint', 'file_digest', 'path_size', 'ArtifactStore',
            'cached', 'gpu_device_present', 'resolve_device', 'validate_reviews', 'synthetic_reviews', 'read_table',
-           'from_legacy', 'load_dataset_dir', 'read_movielens', 'clean_reviews', 'kcore', 'user_hash', 'pick_users',
-           'sample_users', 'is_jsonl_2023', 'duckdb_sample', 'load_local', 'item_text', 'split_last_out',
-           'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare', 'add_cold_items', 'leak_signature',
-           'recency_rank', 'interaction_weights', 'last_items', 'target_times', 'scan_lines', 'sample_reviews',
-           'stream_meta', 'hub_reviews', 'load_hf', 'load_data', 'cluster_client', 'map_blocks']
+           'from_legacy', 'load_dataset_dir', 'read_movielens', 'clean_reviews', 'CodedReviews', 'code_reviews',
+           'kcore', 'user_hash', 'pick_users', 'sample_users', 'is_jsonl_2023', 'duckdb_sample', 'load_local',
+           'item_text', 'split_last_out', 'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare_codes', 'prepare',
+           'duckdb_codes', 'duckdb_sample_to', 'add_cold_items', 'leak_signature', 'recency_rank',
+           'interaction_weights', 'last_items', 'target_times', 'scan_lines', 'sample_reviews', 'stream_meta',
+           'hub_reviews', 'load_hf', 'load_data', 'cluster_client', 'map_blocks']
 
 # %% ../nbs/00_data.ipynb #2d9c2c9e
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -484,19 +485,62 @@ def clean_reviews(df:pd.DataFrame, # raw reviews (Amazon 2023 schema)
     rep['rows_clean'] = len(out)
     return out, rep
 
-# %% ../nbs/00_data.ipynb #123f88db
+# %% ../nbs/00_data.ipynb #4f19ee6c
+FOLDS = np.array(['train', 'valid', 'test', 'hist', 'drop'], dtype=object)   # fold code -> label
+
+@dataclass
+class CodedReviews:
+    "Clean review rows as int32 codes into sorted id dictionaries: code order is sorted-id order, the order `encode` numbers ids in."
+    u: np.ndarray         # int32 user code per row
+    i: np.ndarray         # int32 item code per row
+    rating: np.ndarray    # rating per row (float)
+    ts: np.ndarray        # float64 ms per row, NaN = unknown
+    user_ids: object      # sorted unique user ids (code -> id): a numpy/pandas array, or a pyarrow array (no Python string per id)
+    parent_asins: object  # sorted unique item ids, likewise
+    def __len__(self): return len(self.u)
+    def rows(self, ix:np.ndarray) -> CodedReviews:
+        "The rows `ix` (same dictionaries)."
+        if len(ix) == len(self): return self
+        return dataclasses.replace(self, u=self.u[ix], i=self.i[ix], rating=self.rating[ix], ts=self.ts[ix])
+    def ids(self, which:str, codes:np.ndarray) -> pd.Series:
+        "The ids ('user_ids' or 'parent_asins') of `codes`, as strings made for those codes only."
+        d = getattr(self, which)
+        if hasattr(d, 'to_pandas'): import pyarrow as pa; return d.take(pa.array(np.asarray(codes))).to_pandas()
+        return pd.Series(np.asarray(d, dtype=object)[codes])
+    def pairs(self, rows:np.ndarray) -> pd.Series:
+        "`user_id + '\\x1f' + parent_asin` of `rows`, the string the split's tie-break hashes."
+        return self.ids('user_ids', self.u[rows]) + '\x1f' + self.ids('parent_asins', self.i[rows])
+
+def code_reviews(df:pd.DataFrame, # clean rows: user_id, parent_asin, rating, timestamp (ms)
+                ) -> CodedReviews:
+    "Clean string rows as codes into their sorted ids (`pd.factorize(sort=True)`)."
+    u, us = pd.factorize(df.user_id, sort=True); i, its = pd.factorize(df.parent_asin, sort=True)
+    return CodedReviews(u.astype(np.int32), i.astype(np.int32), df.rating.to_numpy(np.float64), df.timestamp.to_numpy(np.float64), us, its)
+
+# %% ../nbs/00_data.ipynb #73575193
+def _kcore_rows(u:np.ndarray, # user code per row
+                i:np.ndarray, # item code per row
+                k:int=5, # minimum rows per user and per item (<=1 disables)
+                max_iter:int=100, # safety bound on passes
+               ) -> np.ndarray:
+    "Indices of the rows left when users and items with fewer than `k` rows are dropped until none is (two bincounts a pass)."
+    rows = np.arange(len(u))
+    if k <= 1: return rows
+    for _ in range(max_iter):
+        uu, ii = u[rows], i[rows]
+        keep = (np.bincount(uu)[uu] >= k) & (np.bincount(ii)[ii] >= k)
+        if keep.all(): break
+        rows = rows[keep]
+    return rows
+
 def kcore(df:pd.DataFrame, # rows with user_id, parent_asin
           k:int=5, # minimum interactions per user and per item (<=1 disables)
           max_iter:int=100, # safety bound on passes
          ) -> pd.DataFrame:
     "Iteratively drop users and items with fewer than `k` rows until every one has at least `k`."
     if k <= 1: return df
-    for _ in range(max_iter):
-        uc, ic = df.user_id.map(df.user_id.value_counts()), df.parent_asin.map(df.parent_asin.value_counts())
-        keep = (uc >= k) & (ic >= k)
-        if keep.all(): return df
-        df = df[keep.values]
-    return df
+    rows = _kcore_rows(pd.factorize(df.user_id)[0], pd.factorize(df.parent_asin)[0], k, max_iter)
+    return df if len(rows) == len(df) else df.iloc[rows]
 
 # %% ../nbs/00_data.ipynb #00842254
 def user_hash(user_id:pd.Series, # user ids
@@ -530,7 +574,13 @@ def sample_users(df:pd.DataFrame, # clean reviews
 
 # %% ../nbs/00_data.ipynb #139d917f
 DUCKDB_MIN_BYTES = 256 * 2**20   # engine='auto': local JSON-lines review files at least this large are sampled out of core by DuckDB
-_WS = " \t\n\r\x0b\x0c"          # the ASCII whitespace str.strip() removes from ids
+_WS = ''.join(c for c in map(chr, range(0x110000)) if c.isspace())   # the 29 characters str.strip() removes from ids
+_WS_RE = '[' + ''.join(f'\\x{{{ord(c):x}}}' for c in _WS) + ']'          # the same set as an RE2 character class
+
+def _trim(x:str, # a SQL expression (a VARCHAR)
+         ) -> str:
+    "DuckDB SQL for Python's `x.strip()`: `trim` with the 29 characters, run only where `x` starts or ends with one."
+    return f"CASE WHEN regexp_matches({x}, '^{_WS_RE}|{_WS_RE}$') THEN trim({x}, '{_WS}') ELSE {x} END"   # the test costs a tenth of trim
 
 def _q(p) -> str: return str(p).replace("'", "''")
 
@@ -547,9 +597,12 @@ def is_jsonl_2023(p:Path, # a file
 # %% ../nbs/00_data.ipynb #30d58a81
 def _lines_where(con, p:Path, key:str, keys) -> pd.DataFrame:
     "Rows of the JSON-lines file `p` whose trimmed `key` is one of `keys`, parsed by pandas as `read_table` parses them."
-    con.register('wanted', pd.DataFrame({'k': pd.Series(keys, dtype=object).astype(str)}))
+    import pyarrow as pa
+    con.register('wanted', pa.table({'k': keys}) if isinstance(keys, (pa.Array, pa.ChunkedArray))    # a dictionary from DuckDB
+                 else pd.DataFrame({'k': pd.Series(keys, dtype=object).astype(str)}))
+    k = f"json_extract_string(json, '$.{key}')"
     rows = con.sql(f"SELECT json FROM read_json_objects('{_q(p)}', format='newline_delimited') "
-                   f"WHERE trim(json_extract_string(json, '$.{key}'), '{_WS}') IN (SELECT k FROM wanted)").fetchall()
+                   f"WHERE {_trim(k)} IN (SELECT k FROM wanted)").fetchall()
     return pd.read_json(io.StringIO('\n'.join(r[0] for r in rows)), lines=True, dtype=False) if rows else pd.DataFrame()
 
 def duckdb_sample(reviews:str|Path, # an Amazon-2023-schema JSON-lines reviews file (.jsonl, .jsonl.gz)
@@ -563,7 +616,7 @@ def duckdb_sample(reviews:str|Path, # an Amazon-2023-schema JSON-lines reviews f
     p, tmp = Path(reviews), tempfile.mkdtemp(prefix='hr_duckdb_')
     try:
         con = duckdb.connect(config={'memory_limit': memory_limit, 'temp_directory': tmp})
-        g = lambda k: f"trim(json_extract_string(json, '$.{k}'), '{_WS}')"
+        g = lambda k: _trim(f"json_extract_string(json, '$.{k}')")
         cnt = con.sql(f"""SELECT u, count(DISTINCT a) AS n FROM (SELECT {g('user_id')} AS u, {g('parent_asin')} AS a,
                             TRY_CAST(json_extract_string(json, '$.rating') AS DOUBLE) AS x FROM read_json_objects('{_q(p)}', format='newline_delimited'))
                           WHERE u <> '' AND a <> '' AND x BETWEEN 1 AND 5 GROUP BY u""").df()     # the rows clean_reviews keeps, per user
@@ -573,7 +626,17 @@ def duckdb_sample(reviews:str|Path, # an Amazon-2023-schema JSON-lines reviews f
         return rev, it
     finally: shutil.rmtree(tmp, ignore_errors=True)
 
-# %% ../nbs/00_data.ipynb #99329ced
+# %% ../nbs/00_data.ipynb #1cdd5052
+def _local_files(path:str|Path, # a folder with reviews.* (+ items.*), or a reviews file
+                 engine:str='auto', # 'auto', 'pandas' or 'duckdb' (see `load_local`)
+                ) -> tuple[Path|None, Path|None, bool]:
+    "(reviews file, items file, whether DuckDB reads the reviews) of a local `path` under `engine`."
+    if engine not in ('auto', 'pandas', 'duckdb'): raise ValueError(f"engine must be 'auto', 'pandas' or 'duckdb', got {engine!r}")
+    p = Path(path); rp, ip = (_find(p, ['reviews', 'review', 'ratings']), _find(p, ['items', 'meta', 'metadata'])) if p.is_dir() else (p, None)
+    ok = rp is not None and rp.exists() and is_jsonl_2023(rp)
+    if engine == 'duckdb' and not ok: raise ValueError(f"engine='duckdb' reads a JSON-lines reviews file in the Amazon 2023 schema (user_id, parent_asin, rating, timestamp); {rp or p} is not one: use engine='auto'")
+    return rp, ip, ok and engine != 'pandas' and not (engine == 'auto' and rp.stat().st_size < DUCKDB_MIN_BYTES)
+
 def load_local(path:str|Path, # a folder with reviews.* (+ items.*), or a reviews file (see `load_dataset_dir`)
                scale_n:int|None=None, # target rows, for the DuckDB pre-sample
                seed:int=0, # sampling seed
@@ -581,11 +644,8 @@ def load_local(path:str|Path, # a folder with reviews.* (+ items.*), or a review
                memory_limit:str='2GB', # DuckDB's memory cap
               ) -> tuple[pd.DataFrame, pd.DataFrame|None]:
     "`load_dataset_dir`, except that a large Amazon 2023 JSON-lines reviews file is pre-sampled by DuckDB (same users as the pandas path)."
-    if engine not in ('auto', 'pandas', 'duckdb'): raise ValueError(f"engine must be 'auto', 'pandas' or 'duckdb', got {engine!r}")
-    p = Path(path); rp, ip = (_find(p, ['reviews', 'review', 'ratings']), _find(p, ['items', 'meta', 'metadata'])) if p.is_dir() else (p, None)
-    ok = rp is not None and rp.exists() and is_jsonl_2023(rp)
-    if engine == 'duckdb' and not ok: raise ValueError(f"engine='duckdb' reads a JSON-lines reviews file in the Amazon 2023 schema (user_id, parent_asin, rating, timestamp); {rp or p} is not one: use engine='auto'")
-    if not ok or engine == 'pandas' or (engine == 'auto' and rp.stat().st_size < DUCKDB_MIN_BYTES): return load_dataset_dir(path)
+    rp, ip, duck = _local_files(path, engine)
+    if not duck: return load_dataset_dir(path)
     log(f"data: {rp.name} ({rp.stat().st_size / 2**30:.1f} GB) sampled out of core with DuckDB")
     rev, it = duckdb_sample(rp, scale_n, seed, ip if ip is not None and ip.name.lower().endswith(('.jsonl', '.jsonl.gz')) else None, memory_limit)
     if ip is not None and it is None: it = read_table(ip)                              # parquet / csv metadata: read as usual
@@ -615,50 +675,61 @@ def item_text(items:pd.DataFrame, # item metadata (any subset of title, store, m
 # %% ../nbs/00_data.ipynb #171c2d06
 AMAZON2023_CUTS = (1628643414042, 1658002729837)   # ms; the official Amazon Reviews 2023 timestamp split
 
-# %% ../nbs/00_data.ipynb #b6f97dc8
-def _order_key(df:pd.DataFrame, seed:int, undated:str) -> tuple[np.ndarray, np.ndarray]:
-    "Sort key (time-like, tie-break) per row; users with undated rows get a random order under 'random'."
-    tie = (user_hash(df.user_id + '\x1f' + df.parent_asin, seed) >> np.uint64(11)).astype(np.float64)
-    ts = df.timestamp.to_numpy(dtype='float64')
-    if undated == 'oldest': return np.where(np.isnan(ts), -np.inf, ts), tie
-    if undated != 'random': raise ValueError(f"undated must be 'random' or 'oldest', got {undated!r}")
-    any_nan = pd.Series(np.isnan(ts)).groupby(df.user_id.to_numpy()).transform('any').to_numpy()
-    return np.where(any_nan, 0.0, ts), tie
+# %% ../nbs/00_data.ipynb #56930e43
+def _order_key(u:np.ndarray, ts:np.ndarray, pairs, seed:int, undated:str) -> tuple[np.ndarray, np.ndarray]:
+    "Sort key (time-like, tie-break) per row; the (user, item) hash is computed only for rows whose (user, time) is tied."
+    if undated == 'oldest': t = np.where(np.isnan(ts), -np.inf, ts)
+    elif undated == 'random': t = np.where((np.bincount(u, weights=np.isnan(ts)) > 0)[u], 0.0, ts)   # any undated row: random order
+    else: raise ValueError(f"undated must be 'random' or 'oldest', got {undated!r}")
+    o = np.lexsort((t, u)); us, ts_ = u[o], t[o]
+    same = (us[1:] == us[:-1]) & (ts_[1:] == ts_[:-1])
+    tied = o[np.r_[same, False] | np.r_[False, same]]
+    tie = np.zeros(len(u))
+    if len(tied): tie[tied] = (user_hash(pairs(tied), seed) >> np.uint64(11)).astype(np.float64)
+    return t, tie
 
-# %% ../nbs/00_data.ipynb #4e9925e4
+# %% ../nbs/00_data.ipynb #d075b13a
+def _last_out_folds(u:np.ndarray, ts:np.ndarray, pairs, seed:int=0, min_rows:int=3, undated:str='random') -> tuple[np.ndarray, dict]:
+    "Fold code per row (0 train, 1 valid, 2 test) from user codes and timestamps: each user's latest row test, the one before valid."
+    t, tie = _order_key(u, ts, pairs, seed, undated)
+    o = np.lexsort((tie, t, u)); cnt = np.bincount(u); us = u[o]; n = cnt[us]
+    back = n - 1 - (np.arange(len(u)) - (np.cumsum(cnt) - cnt)[us])        # 0 = latest
+    fold = np.empty(len(u), np.int8); fold[o] = np.where(n < min_rows, 0, np.select([back == 0, back == 1], [2, 1], 0))
+    und = np.bincount(u, weights=np.isnan(ts)) > 0
+    return fold, {'split': 'last_out', 'train_only_users': int(((cnt > 0) & (cnt < min_rows)).sum()),
+                  'users_random_order': int(und.sum()) if undated == 'random' else 0}
+
 def split_last_out(df:pd.DataFrame, # clean rows: user_id, parent_asin, rating, timestamp
                    seed:int=0, # tie-break / random-order seed
                    min_rows:int=3, # users with fewer rows are train-only
                    undated:str='random', # policy for users with missing timestamps: 'random' or 'oldest'
                   ) -> tuple[pd.Series, dict]:
     "Per-row fold label ('train'/'valid'/'test'): each user's latest row is test, the one before valid."
-    t, tie = _order_key(df, seed, undated)
-    o = np.lexsort((tie, t, df.user_id.to_numpy()))
-    u = df.user_id.to_numpy()[o]
-    n = pd.Series(u).groupby(u).transform('size').to_numpy()
-    back = n - 1 - pd.Series(u).groupby(u).cumcount().to_numpy()        # 0 = latest
-    lab = np.where(n < min_rows, 'train', np.select([back == 0, back == 1], ['test', 'valid'], 'train'))
-    out = pd.Series(lab, index=df.index[o]).reindex(df.index)
-    und = df.timestamp.isna().groupby(df.user_id).any()
-    return out, {'split': 'last_out', 'train_only_users': int((pd.Series(n).groupby(u).first() < min_rows).sum()),
-                 'users_random_order': int(und.sum()) if undated == 'random' else 0}
+    uid, asin = df.user_id.to_numpy(object), df.parent_asin.to_numpy(object)
+    pairs = lambda r: pd.Series(uid[r]) + '\x1f' + pd.Series(asin[r])
+    fold, info = _last_out_folds(pd.factorize(df.user_id)[0], df.timestamp.to_numpy(np.float64), pairs, seed, min_rows, undated)
+    return pd.Series(FOLDS[fold], index=df.index), info
 
-# %% ../nbs/00_data.ipynb #6299a836
+# %% ../nbs/00_data.ipynb #4eae7fb7
+def _timestamp_folds(u:np.ndarray, ts:np.ndarray, cuts:tuple|None=None, q:tuple=(0.8, 0.9)) -> tuple[np.ndarray, dict]:
+    "Fold code per row by global time cuts (0 train, 1 valid, 2 test, 3 hist: cold valid, 4 drop: cold test)."
+    if np.isnan(ts).all(): raise ValueError("split='timestamp' needs timestamps but every row is undated: use SPLIT='last_out'")
+    t1, t2 = cuts if cuts is not None else tuple(float(x) for x in pd.Series(ts).quantile(list(q)))
+    if not t1 < t2: raise ValueError(f"timestamp cuts must satisfy t1 < t2, got {t1}, {t2}")
+    fold = np.select([ts >= t2, ts >= t1], [2, 1], 0).astype(np.int8)
+    first = pd.Series(np.where(np.isnan(ts), -np.inf, ts)).groupby(u).transform('min').to_numpy()
+    cold_v, cold_t = (fold == 1) & ~(first < t1), (fold == 2) & ~(first < t2)
+    fold[cold_v], fold[cold_t] = 3, 4                 # a cold valid row is still history for the test pass
+    return fold, {'split': 'timestamp', 't1': t1, 't2': t2, 'cold_valid_targets': int(cold_v.sum()),
+                  'cold_test_targets_dropped': int(cold_t.sum())}
+
 def split_timestamp(df:pd.DataFrame, # clean rows
                     cuts:tuple|None=None, # (t1, t2) in ms; None = quantiles `q`
                     q:tuple=(0.8, 0.9), # quantile cuts over dated rows when `cuts` is None
                    ) -> tuple[pd.Series, dict]:
     "Per-row fold label by global time cuts; undated rows train; cold valid rows 'hist', cold test rows 'drop'."
-    ts = df.timestamp
-    if ts.notna().sum() == 0: raise ValueError("split='timestamp' needs timestamps but every row is undated: use SPLIT='last_out'")
-    t1, t2 = cuts if cuts is not None else tuple(float(x) for x in ts.quantile(list(q)))
-    if not t1 < t2: raise ValueError(f"timestamp cuts must satisfy t1 < t2, got {t1}, {t2}")
-    lab = pd.Series(np.select([ts >= t2, ts >= t1], ['test', 'valid'], 'train'), index=df.index)
-    first = ts.fillna(-np.inf).groupby(df.user_id).transform('min')
-    seen_before = {'valid': first < t1, 'test': first < t2}
-    cold_v, cold_t = (lab == 'valid') & ~seen_before['valid'], (lab == 'test') & ~seen_before['test']
-    lab[cold_v], lab[cold_t] = 'hist', 'drop'      # a cold valid row is still history for the test pass
-    return lab, {'split': 'timestamp', 't1': t1, 't2': t2, 'cold_valid_targets': int(cold_v.sum()), 'cold_test_targets_dropped': int(cold_t.sum())}
+    fold, info = _timestamp_folds(pd.factorize(df.user_id)[0], df.timestamp.to_numpy(np.float64), cuts, q)
+    return pd.Series(FOLDS[fold], index=df.index), info
 
 # %% ../nbs/00_data.ipynb #700db9a1
 @dataclass
@@ -705,29 +776,57 @@ def to_csr(df:pd.DataFrame, # rows with uid, iid
     m = sp.csr_matrix((v, (df.uid.to_numpy(), df.iid.to_numpy())), shape=(n_users, n_items), dtype=np.float32)
     m.sum_duplicates(); return m
 
-# %% ../nbs/00_data.ipynb #c4e9f48d
-def encode(df:pd.DataFrame, # clean rows with a `fold` column
-           items:pd.DataFrame|None, # item metadata (or None)
-           report:dict|None=None, # counts collected so far
-          ) -> RecData:
-    "Contiguous ids, item texts and per-fold frames from labelled clean rows."
-    users = pd.DataFrame({'user_id': np.sort(df.user_id.unique())}); users['uid'] = np.arange(len(users), dtype=np.int32)
-    cat = pd.DataFrame({'parent_asin': np.sort(df.parent_asin.unique())})
+# %% ../nbs/00_data.ipynb #a28f80cf
+def _encode_codes(c:CodedReviews, # clean coded rows
+                  fold:np.ndarray, # fold code per row (see `FOLDS`; others are dropped)
+                  items:pd.DataFrame|None, # item metadata (or None)
+                  report:dict|None=None, # counts collected so far
+                 ) -> RecData:
+    "Contiguous ids (in sorted-id order), item texts and per-fold frames from coded rows; id strings made for the kept ids only."
+    bu, bi = np.bincount(c.u), np.bincount(c.i); ku, ki = np.flatnonzero(bu), np.flatnonzero(bi)   # codes present, in sorted-id order
+    users = pd.DataFrame({'user_id': c.ids('user_ids', ku)}); users['uid'] = np.arange(len(users), dtype=np.int32)
+    cat = pd.DataFrame({'parent_asin': c.ids('parent_asins', ki)})
     meta = items.drop_duplicates('parent_asin').assign(parent_asin=lambda m: m.parent_asin.astype(str)) if items is not None else cat
     cat = cat.merge(meta, on='parent_asin', how='left')
     cat = cat.merge(item_text(cat), on='parent_asin', how='left')
     cat.insert(0, 'iid', np.arange(len(cat), dtype=np.int32))
     if 'title' not in cat: cat['title'] = None
-    ix_u, ix_i = pd.Index(users.user_id), pd.Index(cat.parent_asin)
-    x = pd.DataFrame({'uid': ix_u.get_indexer(df.user_id).astype(np.int32), 'iid': ix_i.get_indexer(df.parent_asin).astype(np.int32),
-                      'rating': df.rating.to_numpy(np.float32), 'ts': df.timestamp.to_numpy(np.float64), 'fold': df.fold.to_numpy()})
+    ru, ri = np.zeros(len(bu), np.int32), np.zeros(len(bi), np.int32); ru[ku], ri[ki] = np.arange(len(ku)), np.arange(len(ki))
+    x = pd.DataFrame({'uid': ru[c.u], 'iid': ri[c.i], 'rating': c.rating.astype(np.float32), 'ts': c.ts.astype(np.float64), 'fold': fold})
     part = lambda f: x[x.fold == f].drop(columns='fold').sort_values(['uid', 'ts', 'iid']).reset_index(drop=True)
     rep = {**(report or {}), 'users': len(users), 'items': len(cat), 'items_without_text': int((~cat.has_text).sum())}
-    d = RecData(part('train'), part('valid'), part('test'), users[['uid', 'user_id']], cat, rep, part('hist'))
+    d = RecData(part(0), part(1), part(2), users[['uid', 'user_id']], cat, rep, part(3))
     rep.update(train_rows=len(d.train), valid_users=d.valid.uid.nunique(), test_users=d.test.uid.nunique())
     return d
 
-# %% ../nbs/00_data.ipynb #8fa876e9
+def encode(df:pd.DataFrame, # clean rows with a `fold` column
+           items:pd.DataFrame|None, # item metadata (or None)
+           report:dict|None=None, # counts collected so far
+          ) -> RecData:
+    "Contiguous ids, item texts and per-fold frames from labelled clean rows."
+    return _encode_codes(code_reviews(df), pd.Index(FOLDS).get_indexer(df.fold), items, report)
+
+# %% ../nbs/00_data.ipynb #3f727635
+def prepare_codes(c:CodedReviews, # clean (sampled) rows as codes
+                  items:pd.DataFrame|None=None, # item metadata
+                  report:dict|None=None, # counts so far (cleaning, sampling)
+                  k_core:int=5, # minimum rows per user and item (<=1 disables)
+                  split:str='last_out', # 'last_out' or 'timestamp'
+                  seed:int=0, # tie-break seed
+                  min_rows:int=3, # last_out: users with fewer rows are train-only
+                  undated:str='random', # last_out policy for missing timestamps: 'random' | 'oldest'
+                  cuts:tuple|None=None, # timestamp split cut points in ms (None: quantiles)
+                 ) -> RecData:
+    "k-core, split and encode clean coded rows into `RecData` (the rest of `prepare`, on integer codes)."
+    rep = dict(report or {})
+    c = c.rows(_kcore_rows(c.u, c.i, k_core)); rep.update(k_core=k_core, rows_after_kcore=len(c), undated_rows=int(np.isnan(c.ts).sum()))
+    if len(c) == 0: raise ValueError(f"no rows left after {k_core}-core filtering: lower K_CORE (e.g. 0) or raise SCALE_N")
+    if split == 'last_out': fold, s = _last_out_folds(c.u, c.ts, c.pairs, seed, min_rows, undated)
+    elif split == 'timestamp': fold, s = _timestamp_folds(c.u, c.ts, cuts)
+    else: raise ValueError(f"split must be 'last_out' or 'timestamp', got {split!r}")
+    rep.update(s)
+    return _encode_codes(c, fold, items, rep)
+
 def prepare(reviews:pd.DataFrame, # raw reviews (Amazon 2023 schema)
             items:pd.DataFrame|None=None, # item metadata
             scale_n:int|None=None, # target rows (users sampled whole); None = all
@@ -741,13 +840,101 @@ def prepare(reviews:pd.DataFrame, # raw reviews (Amazon 2023 schema)
     "Clean, sample, k-core, split and encode raw reviews into `RecData`."
     df, rep = clean_reviews(reviews)
     df, srep = sample_users(df, scale_n, seed); rep.update(srep)
-    df = kcore(df, k_core); rep.update(k_core=k_core, rows_after_kcore=len(df), undated_rows=int(df.timestamp.isna().sum()))
-    if len(df) == 0: raise ValueError(f"no rows left after {k_core}-core filtering: lower K_CORE (e.g. 0) or raise SCALE_N")
-    if split == 'last_out': lab, s = split_last_out(df, seed, min_rows, undated)
-    elif split == 'timestamp': lab, s = split_timestamp(df, cuts)
-    else: raise ValueError(f"split must be 'last_out' or 'timestamp', got {split!r}")
-    rep.update(s)
-    return encode(df.assign(fold=lab.to_numpy()), items, rep)
+    return prepare_codes(code_reviews(df), items, rep, k_core, split, seed, min_rows, undated, cuts)
+
+# %% ../nbs/00_data.ipynb #429a7c7c
+@contextlib.contextmanager
+def _duckdb(memory_limit:str='2GB', # DuckDB's cap; past it, tables and sorts spill to the temporary folder
+           ):
+    "A DuckDB connection on a database file in a temporary folder (removed after), so that large tables live on disk."
+    import duckdb
+    tmp = tempfile.mkdtemp(prefix='hr_duckdb_')
+    con = duckdb.connect(str(Path(tmp)/'prep.duckdb'), config={'memory_limit': memory_limit, 'temp_directory': tmp,
+                                                                'preserve_insertion_order': True})
+    try: yield con
+    finally: con.close(); shutil.rmtree(tmp, ignore_errors=True)
+
+def _duckdb_raw(con, p:Path):
+    "Table `raw` (u, a, r, t: the four review fields as read) of a JSON-lines or parquet reviews file, in file order (`rowid`)."
+    import duckdb
+    if p.name.lower().endswith('.parquet'):
+        return con.execute(f"CREATE TABLE raw AS SELECT user_id::VARCHAR AS u, parent_asin::VARCHAR AS a, rating AS r, timestamp AS t "
+                           f"FROM read_parquet('{_q(p)}')")
+    v = "json_extract_string(json, ['$.user_id', '$.parent_asin', '$.rating', '$.timestamp'])"      # one parse per line
+    try: con.execute(f"CREATE TABLE raw AS SELECT v[1] AS u, v[2] AS a, v[3] AS r, v[4] AS t FROM "
+                     f"(SELECT {v} AS v FROM read_json_objects('{_q(p)}', format='newline_delimited'))")
+    except duckdb.Error as e: raise ValueError(f"{p}: {_bad_json_line(p)}. Fix or remove that line.") from e
+
+# %% ../nbs/00_data.ipynb #427f59ca
+def _duckdb_check(con, p:Path) -> int:
+    "Rows of table `raw`; raise `validate_reviews`' error naming every problem (no rating, non-numeric rating or timestamp)."
+    n, nr, br, bt = con.sql("SELECT count(*), count(r), any_value(r) FILTER (r IS NOT NULL AND TRY_CAST(r AS DOUBLE) IS NULL), "
+                            "any_value(t) FILTER (t IS NOT NULL AND TRY_CAST(t AS DOUBLE) IS NULL) FROM raw").fetchall()[0]
+    if not n: raise ValueError(f"{p} has no rows: point DATA_PATH at a file with review rows")
+    probs = ["missing column 'rating'"] if not nr else []
+    probs += [f"column '{k}' is not numeric (e.g. {b!r})" for k, b in (('rating', br), ('timestamp', bt)) if b is not None]
+    if probs: raise ValueError(f"{p} does not match the Amazon Reviews 2023 schema: " + '; '.join(probs) +
+                               f". Expected columns {REQUIRED} (+ optional timestamp in ms, title, text); rename your columns to these.")
+    return n
+
+# %% ../nbs/00_data.ipynb #e9093351
+def _duckdb_clean(con, p:Path) -> dict:
+    "Table `c` (u, a, r, t) in `con`: the rows `clean_reviews` keeps from the reviews file `p`, and its counts."
+    _duckdb_raw(con, p); n = _duckdb_check(con, p)
+    con.execute(f"""CREATE TABLE v AS SELECT rowid AS k, {_trim('u')} AS u, {_trim('a')} AS a, TRY_CAST(r AS DOUBLE) AS r,
+                    CASE WHEN TRY_CAST(t AS DOUBLE) < 1e11 THEN TRY_CAST(t AS DOUBLE) * 1000 ELSE TRY_CAST(t AS DOUBLE) END AS t
+                    FROM raw; DROP TABLE raw""")                                         # trimmed once, not per query
+    bad_id, bad_r = con.sql("SELECT count_if(coalesce(u, '') = '' OR coalesce(a, '') = ''), count_if(coalesce(u, '') <> '' AND "
+                            "coalesce(a, '') <> '' AND NOT coalesce(r BETWEEN 1 AND 5, false)) FROM v").fetchall()[0]
+    con.execute("""CREATE TABLE c AS SELECT u, a, r, t FROM v WHERE u <> '' AND a <> '' AND r BETWEEN 1 AND 5
+                   QUALIFY row_number() OVER (PARTITION BY u, a ORDER BY t ASC NULLS LAST, k) = 1""")   # the earliest; ties: file order
+    con.execute("DROP TABLE v"); m = con.sql("SELECT count(*) FROM c").fetchall()[0][0]
+    if not m: raise ValueError(f"{p}: no valid review rows (a user_id, a parent_asin and a rating in 1..5): check DATA_PATH")
+    return {'rows_in': n, 'dropped_empty_id': bad_id, 'dropped_bad_rating': bad_r, 'dropped_duplicate_pair': n - bad_id - bad_r - m,
+            'rows_clean': m}
+
+# %% ../nbs/00_data.ipynb #de338ac5
+def _duckdb_sample(con, scale_n:int|None, seed:int, m:int) -> dict:
+    "Keep in table `c` (of `m` clean rows) the users `sample_users` keeps; its counts."
+    if scale_n is None or scale_n >= m: return {'sampled_rows': m, 'sample_note': f'SCALE_N={scale_n} >= {m} available rows: using all'}
+    cnt = con.sql("SELECT u, count(*) AS n FROM c GROUP BY u").df().set_index('u').n         # one string per user, not per row
+    keep = pick_users(cnt, scale_n, seed); con.register('keep', pd.DataFrame({'u': keep.astype(str)}))
+    con.execute("CREATE TABLE s AS SELECT * FROM c SEMI JOIN keep USING (u); DROP TABLE c; ALTER TABLE s RENAME TO c")
+    return {'sampled_rows': con.sql("SELECT count(*) FROM c").fetchall()[0][0],
+            'sample_note': f'{len(keep)} of {len(cnt)} users sampled by hash (seed {seed})'}
+
+def _duckdb_codes(con) -> CodedReviews:
+    "Table `c` dictionary-encoded in DuckDB: int32 codes in sorted-id order, float32 rating, float64 ms; dictionaries as pyarrow arrays."
+    for x, k in (('u', 'uc'), ('a', 'ic')):
+        con.execute(f"CREATE TABLE d_{x} AS SELECT {x}, (row_number() OVER (ORDER BY {x}) - 1)::INTEGER AS {k} "
+                    f"FROM (SELECT DISTINCT {x} FROM c)")
+    t = con.sql("SELECT uc, ic, r::FLOAT AS r, t FROM c JOIN d_u USING (u) JOIN d_a USING (a)").to_arrow_table()
+    dic = lambda x, k: con.sql(f"SELECT {x} FROM d_{x} ORDER BY {k}").to_arrow_table()[x].combine_chunks()
+    return CodedReviews(t['uc'].to_numpy(), t['ic'].to_numpy(), t['r'].to_numpy(), t['t'].to_numpy().astype(np.float64),
+                        dic('u', 'uc'), dic('a', 'ic'))
+
+# %% ../nbs/00_data.ipynb #733a4026
+def duckdb_codes(reviews:str|Path, # an Amazon-2023-schema JSON-lines reviews file, or a parquet of the four fields (the sample cache)
+                 scale_n:int|None=None, # target rows (None: every user)
+                 seed:int=0, # sampling seed: the users `sample_users` keeps
+                 memory_limit:str='2GB', # DuckDB's cap; past it, DuckDB spills to a temporary folder
+                ) -> tuple[CodedReviews, dict]:
+    "The rows `clean_reviews` + `sample_users` keep, cleaned, sampled and dictionary-encoded in DuckDB: pandas gets codes, not strings."
+    with _duckdb(memory_limit) as con:
+        rep = _duckdb_clean(con, Path(reviews)); rep.update(_duckdb_sample(con, scale_n, seed, rep['rows_clean']))
+        return _duckdb_codes(con), rep
+
+def duckdb_sample_to(reviews:str|Path, # as in `duckdb_codes`
+                     out:str|Path, # parquet written by DuckDB: user_id, parent_asin, rating, timestamp (ms) of the kept rows
+                     scale_n:int|None=None, # target rows (None: every user)
+                     seed:int=0, # sampling seed
+                     memory_limit:str='2GB', # DuckDB's cap
+                    ) -> dict:
+    "Write the rows `clean_reviews` + `sample_users` keep to `out` from DuckDB (no row passes through pandas); their counts."
+    with _duckdb(memory_limit) as con:
+        rep = _duckdb_clean(con, Path(reviews)); rep.update(_duckdb_sample(con, scale_n, seed, rep['rows_clean']))
+        con.execute(f"COPY (SELECT u AS user_id, a AS parent_asin, r AS rating, t AS timestamp FROM c) TO '{_q(out)}' (FORMAT parquet)")
+    return rep
 
 # %% ../nbs/00_data.ipynb #e3886d57
 def add_cold_items(data:RecData, # the split data
@@ -1003,6 +1190,7 @@ def load_data(source:str='synthetic', # 'hf', 'local' or 'synthetic'
         if 'items' in box: return box['items']
         if source == 'hf': return stream_meta(hf_paths(category)['meta'], rev.parent_asin.unique(), checkpoint=ck/'meta' if ck else None)
         return _reviews()[1]
+    if source == 'local' and (lf := _local_files(path, engine))[2]: return _load_coded(*lf[:2], scale_n, seed, store, fp, **kw)
     if store is None:
         rev, it = _reviews(); return prepare(rev, it if it is not None or source != 'hf' else _items(rev), scale_n, seed=seed, **kw)
     def _rev():
@@ -1010,20 +1198,48 @@ def load_data(source:str='synthetic', # 'hf', 'local' or 'synthetic'
         if source != 'hf': box['items'] = it                  # local / synthetic: read together; hf: the metadata follows the sample
         return sample_users(clean_reviews(rev)[0], scale_n, seed)[0]
     rev = cached(store, 'sampled_reviews_{N}.parquet', fp, _rev)
-    it = cached(store, 'sampled_items_{N}.parquet', fp, lambda: _item_subset(_items(rev), rev))
+    it = cached(store, 'sampled_items_{N}.parquet', fp, lambda: _item_subset(_items(rev), rev.parent_asin))
     shutil.rmtree(ck, ignore_errors=True)                     # both samples are complete: drop the readers' progress
     d = prepare(rev, it if len(it.columns) > 1 else None, None, seed=seed, **kw)
     d.report.update(sample_note=f"SCALE_N={scale_n}: {rev.user_id.nunique()} users, {len(rev)} rows in {store.path('sampled_reviews_{N}.parquet').name}")
     return d
 
-# %% ../nbs/00_data.ipynb #9b177e07
-def _item_subset(items:pd.DataFrame|None, rev:pd.DataFrame) -> pd.DataFrame:
+# %% ../nbs/00_data.ipynb #fcb8dc5a
+def _item_subset(items:pd.DataFrame|None, # item metadata (or None)
+                 asins, # the sampled reviews' item ids
+                ) -> pd.DataFrame:
     "Metadata rows of the sampled items, with list columns made parquet-safe."
     if items is None: return pd.DataFrame({'parent_asin': pd.Series(dtype=str)})
-    it = items[items.parent_asin.astype(str).isin(set(rev.parent_asin))].copy()
+    it = items[items.parent_asin.astype(str).isin(set(asins))].copy()
     for c in it.columns:
         if it[c].dtype == object and it[c].map(lambda v: isinstance(v, (dict,))).any(): it[c] = it[c].map(lambda v: json.dumps(v) if isinstance(v, dict) else v)
     return it
+
+# %% ../nbs/00_data.ipynb #3db27e08
+def _local_items(ip:Path|None, # the local items file (None: no metadata)
+                 asins, # the item ids wanted (a pyarrow array from `duckdb_codes`)
+                ) -> pd.DataFrame|None:
+    "Item metadata of `asins`: a JSON-lines items file filtered by DuckDB, another format read whole."
+    if ip is None: return None
+    if ip.name.lower().endswith(('.jsonl', '.jsonl.gz')):
+        with _duckdb() as con: it = _lines_where(con, ip, 'parent_asin', asins)
+    else: it = read_table(ip)
+    return from_legacy(it, items=True) if 'parent_asin' in it or 'asin' in it else None
+
+def _load_coded(rp:Path, ip:Path|None, scale_n:int|None, seed:int, store:ArtifactStore|None, fp:str, **kw) -> RecData:
+    "`load_data` for a local reviews file DuckDB reads: the sample cached by DuckDB, pandas handed integer codes (`duckdb_codes`)."
+    log(f"data: {rp.name} ({rp.stat().st_size / 2**30:.1f} GB) cleaned, sampled and encoded out of core with DuckDB")
+    if store is None:
+        c, rep = duckdb_codes(rp, scale_n, seed); return prepare_codes(c, _local_items(ip, c.parent_asins), rep, seed=seed, **kw)
+    tmpl = 'sampled_reviews_{N}.parquet'
+    if not store.is_fresh(tmpl, fp):
+        with atomic_write(store.path(tmpl)) as t: duckdb_sample_to(rp, t, scale_n, seed)
+        store.mark(tmpl, fp)
+    c, rep = duckdb_codes(store.path(tmpl), None, seed)
+    it = cached(store, 'sampled_items_{N}.parquet', fp, lambda: _item_subset(_local_items(ip, c.parent_asins), c.parent_asins.to_pandas()))
+    d = prepare_codes(c, it if len(it.columns) > 1 else None, rep, seed=seed, **kw)
+    d.report.update(sample_note=f"SCALE_N={scale_n}: {len(c.user_ids)} users, {len(c)} rows in {store.path(tmpl).name}")
+    return d
 
 # %% ../nbs/00_data.ipynb #a627ff7f
 def cluster_client(cluster=None, # None: this process only; "local": a LocalCluster here; "tcp://host:port": a running scheduler; or a distributed.Client
