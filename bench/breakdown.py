@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools, threading, time, sys
 
 FUNCS = {
-    'data': ['load_data', 'synthetic_reviews', 'clean_reviews', 'sample_users', 'kcore', 'split_last_out', 'encode', 'item_text'],
+    'data': ['load_data', 'synthetic_reviews', 'clean_reviews', 'sample_users', 'code_reviews', 'prepare_codes', 'duckdb_codes', 'item_text'],
     'embeddings': ['embed_items', 'st_embed', 'encode_texts', 'load_encoder', 'build_index', 'save_index', 'user_profiles'],
     'mf': ['fit_mf', 'fit_als', 'confidence_matrix'],
     'candidates': ['fit_sources', 'generate_candidates', 'union_candidates', 'allocate_budget', 'recall_curve', 'pool_recall',

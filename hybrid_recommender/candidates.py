@@ -98,6 +98,7 @@ def fit_sources(history:pd.DataFrame, # the fold's history (uid, iid, rating, ts
                 use_gpu='auto', # device policy for ALS / FAISS
                 factors:tuple|None=None, # precomputed (user_f, item_f) for this history (skips the ALS fit)
                 catalogue:np.ndarray|None=None, # (n_items,) bool rankable items (None: those with history, `RecData.catalogue`)
+                client=None, # a distributed.Client: the item-item models (co-occurrence, EASE's Gram) built on its workers
                ) -> Retrievers:
     "Fit every retriever on `history` and return them as sources, each restricted to the catalogue."
     seen = to_csr(history, n_users, n_items)
@@ -114,11 +115,11 @@ def fit_sources(history:pd.DataFrame, # the fold's history (uid, iid, rating, ts
         R.profiles = user_profiles(history, emb, n_users, half_life)
         R.sources['semantic'] = vector_source(ix, R.profiles, seen)
     if cooc is not False:
-        R.cooc_fn = timed('cooc', lambda: fit_itemknn(history, n_users, n_items, **(cooc or {})))
+        R.cooc_fn = timed('cooc', lambda: fit_itemknn(history, n_users, n_items, **(cooc or {}), client=client))
         R.item_sim = R.cooc_fn.sim
         R.sources['cooc'] = score_source(R.cooc_fn, seen, cat)
     if ease is not False:
-        R.ease_fn = timed('ease', lambda: fit_ease(history, n_users, n_items, **{'lam': 250.0, 'max_items': 10_000, **(ease or {})}))
+        R.ease_fn = timed('ease', lambda: fit_ease(history, n_users, n_items, **{'lam': 250.0, 'max_items': 10_000, **(ease or {})}, client=client))
         R.sources['ease'] = score_source(R.ease_fn, seen, cat)
     R.sources['pop'] = score_source(fit_popularity(history, n_users, n_items), seen, cat)
     R.sources['recent'] = asof_source(fit_recent_popularity, history, seen, cat, window_days=recent_days)

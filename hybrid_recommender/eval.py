@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
 import inspect
 from .data import RecData, to_csr, atomic_write, target_times, progress_bar
-from .mf import topk_blocked, fit_popularity, fit_itemknn, fit_ease, fit_recent_popularity, fit_newest
+from .mf import topk_blocked, fit_grid, fit_popularity, fit_itemknn, fit_ease, fit_recent_popularity, fit_newest
 
 # %% auto #0
 __all__ = ['POP_GRID', 'ITEMKNN_GRID', 'EASE_GRID', 'RECENT_POP_GRID', 'BASELINES', 'hit_matrix', 'per_user_metrics',
@@ -103,12 +103,13 @@ def evaluate(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> s
              params:dict|None=None, # keyword parameters for fit_fn
              users:np.ndarray|None=None, # score only these users' targets (None: every user with a target)
              client=None, # a distributed.Client: rank the users on its workers (identical lists; see `mf.topk_blocked`)
+             fitted:Callable|None=None, # the model already fitted on this fold's history with `params` (see `mf.fit_grid`): not fitted again
             ) -> dict:
     "Fit on `data.fold(stage)` history and score its targets by full ranking over the fold's catalogue: dict(metrics, per_user, recs, uids, seconds)."
     history, targets = data.fold(stage); t0 = time.perf_counter(); kw = dict(params or {})
     if users is not None: targets = targets[targets['uid'].isin(np.asarray(users))]
-    if 'at' in inspect.signature(fit_fn).parameters: kw['at'] = user_times(targets, data.n_users)
-    score_fn = fit_fn(history, data.n_users, data.n_items, **kw)
+    if fitted is None and 'at' in inspect.signature(fit_fn).parameters: kw['at'] = user_times(targets, data.n_users)
+    score_fn = fitted if fitted is not None else fit_fn(history, data.n_users, data.n_items, **kw)
     uids = np.unique(targets['uid'].to_numpy(np.int64))
     recs = topk_blocked(score_fn, uids, to_csr(history, data.n_users, data.n_items), k, allowed=data.catalogue(stage), client=client)
     secs = time.perf_counter() - t0
@@ -147,9 +148,10 @@ def tune(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> score
     "Evaluate every grid point on the valid fold; return (best params, table sorted best first)."
     if metric not in _METRICS: raise ValueError(f"metric {metric!r} unknown; use one of {_METRICS}")
     pts = grid_points(grid); rows = []; users = tuning_users(data, max_users, seed)
+    fits = fit_grid(fit_fn, data.fold('valid')[0], data.n_users, data.n_items, pts)      # models that share work across the grid; else None
     for p in progress_bar(pts, f"tuning {name or getattr(fit_fn, '__name__', 'a model')} on valid", unit='point'):
-        r = evaluate(fit_fn, data, 'valid', k, p, users, client)
-        rows.append({**p, **{m: r['metrics'][m] for m in _METRICS}, 'seconds': r['seconds']})
+        t0 = time.perf_counter(); r = evaluate(fit_fn, data, 'valid', k, p, users, client, fitted=next(fits))
+        rows.append({**p, **{m: r['metrics'][m] for m in _METRICS}, 'seconds': time.perf_counter() - t0})
     t = pd.DataFrame(rows); lower = metric == 'MPR'
     best = int(np.argmin(t[metric]) if lower else np.argmax(t[metric]))   # first best wins ties
     return pts[best], t.sort_values(metric, ascending=lower, kind='stable')

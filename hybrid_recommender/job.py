@@ -273,16 +273,17 @@ def embeddings(self:Job) -> np.ndarray:
 # %% ../nbs/07_job.ipynb #c84eb1b9
 def baseline_fns(P:dict, # job parameters
                  emb:np.ndarray, # L2-normalised item text vectors
+                 client=None, # a distributed.Client: ItemKNN's similarity and EASE's Gram built on its workers
                 ) -> dict:
     "Every baseline's fit function, by the name it has in the report (the serving layer rebuilds a guard-chosen baseline with it)."
     return {'Popularity': fit_popularity, 'Popularity (as of t)': fit_recent_popularity, 'Newest first': fit_newest,   # as-of: `at` comes from the fold
-            'ItemKNN': fit_itemknn, 'EASE': partial(fit_ease, max_items=P['EASE_MAX_ITEMS']),
+            'ItemKNN': partial(fit_itemknn, client=client), 'EASE': partial(fit_ease, max_items=P['EASE_MAX_ITEMS'], client=client),
             'ALS': partial(fit_als_scores, use_gpu=P['USE_GPU'], iterations=P['ALS_ITERS'], seed=P['SEED']), 'Text': text_fit_fn(emb)}
 
 @patch
 def _baseline_fns(self:Job) -> dict:
     "`baseline_fns` of this job."
-    return baseline_fns(self.P, self.emb)
+    return baseline_fns(self.P, self.emb, self.client)
 
 @patch
 def tuning(self:Job) -> dict:
@@ -347,7 +348,7 @@ def _fit_kw(self:Job, factors=None) -> dict:
     P, s = self.P, self.sources_config()
     return dict(mf=s['mf'], index_kind=P['ANN'] if P['ANN'] in ('hnsw', 'exact') else 'exact', recent_days=s['recent_days'], half_life=s['half_life'],
                 use_gpu=P['USE_GPU'], factors=factors, ease={'max_items': P['EASE_SOURCE_ITEMS'], **s['ease']} if P['N_EASE'] > 0 else False,
-                cooc=(s['cooc'] or None) if P['N_COOC'] > 0 else False)
+                cooc=(s['cooc'] or None) if P['N_COOC'] > 0 else False, client=self.client)
 def _cap_queries(df:pd.DataFrame, max_rows:int, seed:int=0) -> pd.DataFrame:
     "Keep whole queries (`qid`), chosen at random, until about `max_rows` rows; order preserved."
     if len(df) <= max_rows: return df

@@ -8,7 +8,7 @@ import warnings
 from functools import partial
 import numpy as np, pandas as pd, scipy.sparse as sp
 from threadpoolctl import threadpool_limits
-from typing import Callable
+from typing import Callable, Iterator
 from .data import atomic_write, resolve_device, to_csr, interaction_weights, map_blocks
 from .embeddings import build_index, search_unseen
 
@@ -16,8 +16,9 @@ from .embeddings import build_index, search_unseen
 __all__ = ['confidence_matrix', 'fit_als', 'fit_svd', 'fit_mf', 'recommend', 'pair_dot', 'dot_scorer', 'fold_in', 'save_factors',
            'load_factors', 'topk_from_scores', 'topk_blocked', 'topk_global', 'group_ids', 'cost_blocks', 'csr_lookup',
            'topk_sparse', 'topk_suffix', 'sparse_scorer', 'recs_from_frame', 'recs_to_frame', 'popularity_scores',
-           'fit_popularity', 'fit_recent_popularity', 'fit_newest', 'itemknn_similarity', 'fit_itemknn', 'ease_weights',
-           'history_pairs', 'ease_scorer', 'fit_ease', 'fit_als_scores']
+           'fit_popularity', 'fit_recent_popularity', 'fit_newest', 'itemknn_similarities', 'itemknn_similarity',
+           'fit_itemknn', 'ease_gram', 'ease_solve', 'ease_weights', 'history_pairs', 'ease_scorer', 'fit_ease',
+           'itemknn_grid', 'ease_grid', 'fit_grid', 'fit_als_scores']
 
 # %% ../nbs/02_mf.ipynb #f7c85c13
 def confidence_matrix(history:pd.DataFrame, # rows with uid, iid, rating, ts
@@ -645,45 +646,93 @@ def _topn_per_row(M:sp.csr_matrix, # sparse matrix
     return sp.csr_matrix((M.data[keep], (r[keep], M.indices[keep])), shape=M.shape)
 
 
-# %% ../nbs/02_mf.ipynb #f6a66476
+# %% ../nbs/02_mf.ipynb #31ee1586
+def _cooc_block(span:np.ndarray, # [start, end) of the item rows, as `map_blocks` hands a row of spans
+                XT:sp.csr_matrix=None, X:sp.csr_matrix=None, # binary history, items x users and users x items
+                norm:np.ndarray=None, # (n_items,) sqrt of each item's user count
+                nbrs:int=100, shrinks:tuple=(0.0,), # neighbours kept per item; one pruned block per shrink
+               ) -> list:
+    "Rows [start, end) of the pruned cosine matrix for each shrink, from those items' co-occurrences only."
+    s, e = (int(v) for v in np.asarray(span).ravel()[:2]); C = (XT[s:e] @ X).tocsr()
+    r = np.repeat(np.arange(s, e), np.diff(C.indptr)); C.data[C.indices == r] = 0; C.eliminate_zeros()   # no self-similarity
+    r = np.repeat(np.arange(s, e), np.diff(C.indptr)); out = []
+    for sh in shrinks:
+        M = C.copy(); M.data = (C.data / (norm[r] * norm[C.indices] + sh)).astype(np.float32); out.append(_topn_per_row(M, nbrs))
+    return out
+
+def _spans(starts:np.ndarray, n:int) -> np.ndarray: return np.c_[starts, np.r_[starts[1:], n]].astype(np.int64)   # (start, end) rows
+
+# %% ../nbs/02_mf.ipynb #d9e2ef0f
+def itemknn_similarities(X:sp.spmatrix, # (n_users, n_items) history, any positive value = interaction
+                         nbrs:int=100, # neighbours kept per item
+                         shrinks:list=(0.0,), # shrinkages added to the cosine denominator: one matrix each
+                         max_cells:int=2**24, # co-occurrence entries a block may hold (worst case)
+                         client=None, # a distributed.Client: blocks built on its workers; None: here
+                        ) -> list[sp.csr_matrix]:
+    "Pruned item-item cosine W for each shrink (row i = item i's `nbrs` most similar items, no diagonal), built by item blocks."
+    Xb = (sp.csr_matrix(X) > 0).astype(np.float32); XT = Xb.T.tocsr(); norm = np.sqrt(np.asarray(Xb.sum(0)).ravel())
+    spans = _spans(cost_blocks(XT @ np.diff(Xb.indptr).astype(np.float64), max_cells), Xb.shape[1])   # worst-case entries per item row
+    parts = map_blocks(client, partial(_cooc_block, nbrs=nbrs, shrinks=tuple(shrinks)), spans, 1, dict(XT=XT, X=Xb, norm=norm),
+                       desc='item similarity, by item blocks' if len(spans) > 8 else None)
+    return [sp.vstack([p[j] for p in parts], format='csr') for j in range(len(shrinks))]
+
 def itemknn_similarity(X:sp.spmatrix, # (n_users, n_items) history, any positive value = interaction
                        nbrs:int=100, # neighbours kept per item
                        shrink:float=0.0, # shrinkage added to the cosine denominator
+                       client=None, # a distributed.Client (see `itemknn_similarities`)
                       ) -> sp.csr_matrix:
     "Pruned item-item cosine W (row i = item i's `nbrs` most similar items), diagonal removed."
-    Xb = (sp.csr_matrix(X) > 0).astype(np.float32)
-    C = (Xb.T @ Xb).tocsr(); norm = np.sqrt(np.asarray(Xb.sum(0)).ravel())
-    C.setdiag(0); C.eliminate_zeros()                                            # no self-similarity
-    r = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
-    C.data = (C.data / (norm[r] * norm[C.indices] + shrink)).astype(np.float32)   # cosine, in place
-    return _topn_per_row(C, nbrs)
+    return itemknn_similarities(X, nbrs, [shrink], client=client)[0]
 
-# %% ../nbs/02_mf.ipynb #6c881cb2
+# %% ../nbs/02_mf.ipynb #d93d21a3
+def _itemknn_fn(X:sp.csr_matrix, W:sp.csr_matrix) -> Callable:
+    "The ItemKNN `score_fn` of binary history `X` and similarities `W`."
+    score_fn = sparse_scorer(X, W.T.tocsr())          # ranks and scores pairs without dense user x item blocks
+    score_fn.sim = W                                  # reused by 04_ltr's sequential features
+    return score_fn
+
 def fit_itemknn(history:pd.DataFrame, # interactions uid, iid
                 n_users:int, # number of users
                 n_items:int, # catalogue size
                 nbrs:int=100, # neighbours kept per item
                 shrink:float=0.0, # cosine shrinkage
+                client=None, # a distributed.Client: the similarity built on its workers
                ) -> Callable:
     "ItemKNN baseline: score(u, i) = sum of sim(i, j) over the user's history items j; `.sim` holds the item-item matrix."
     X = (to_csr(history, n_users, n_items) > 0).astype(np.float32)
-    W = itemknn_similarity(X, nbrs, shrink)
-    score_fn = sparse_scorer(X, W.T.tocsr())          # ranks and scores pairs without dense user x item blocks
-    score_fn.sim = W                                  # reused by 04_ltr's sequential features
-    return score_fn
+    return _itemknn_fn(X, itemknn_similarity(X, nbrs, shrink, client))
 
+# %% ../nbs/02_mf.ipynb #419c34d0
+def _gram_block(span:np.ndarray, # [start, end) of the rows, as `map_blocks` hands a row of spans
+                XT:sp.csr_matrix=None, X:sp.csr_matrix=None, # capped binary history, items x users and users x items
+               ) -> np.ndarray:
+    "Rows [start, end) of the Gram matrix XᵀX, dense float32."
+    s, e = (int(v) for v in np.asarray(span).ravel()[:2]); return (XT[s:e] @ X).toarray()
 
-# %% ../nbs/02_mf.ipynb #ee20411e
-def ease_weights(X:sp.spmatrix, # (n_users, n_items) history
-                 lam:float=250.0, # L2 regularisation lambda
-                 max_items:int=20_000, # catalogue cap: most popular items kept
-                ) -> tuple[np.ndarray, np.ndarray]:
-    "EASE weights B (cap x cap, float32) and the item ids they cover (the `max_items` most popular, interacted items)."
-    from scipy.linalg import lapack
-    if not lam > 0: raise ValueError(f"EASE needs lam > 0 (got {lam}): the Gram matrix is only invertible with a positive ridge")
+def ease_gram(X:sp.spmatrix, # (n_users, n_items) history
+              max_items:int=20_000, # catalogue cap: most popular items kept
+              max_cells:int=2**24, # dense cells per block of rows
+              client=None, # a distributed.Client: row blocks computed on its workers; None: here
+             ) -> tuple[np.ndarray, np.ndarray]:
+    "The dense Gram matrix XᵀX (float32) of the `max_items` most popular interacted items, and their ids; built by blocks of rows."
     Xb = (sp.csr_matrix(X) > 0).astype(np.float32); pop = np.asarray(Xb.sum(0)).ravel()
     items = np.sort(np.argsort(-pop, kind='stable')[:max_items]); items = items[pop[items] > 0]
-    G = (Xb[:, items].T @ Xb[:, items]).toarray(); G[np.diag_indices_from(G)] += lam
+    Xc = Xb[:, items].tocsr(); XT = Xc.T.tocsr(); n = len(items)
+    G = np.empty((n, n), np.float32, order='F')                                  # LAPACK's order: the Cholesky then works in place, no copy
+    spans = _spans(np.arange(0, n, max(1, max_cells // max(n, 1))), n)
+    step = 1 if client is None else 2 * max(1, len(client.scheduler_info()['workers']))     # a few blocks in flight, never all of them
+    for j in range(0, len(spans), step):
+        for (s, e), g in zip(spans[j:j + step], map_blocks(client, _gram_block, spans[j:j + step], 1, dict(XT=XT, X=Xc))): G[:, s:e] = g.T   # symmetric: rows s:e are columns s:e, contiguous in Fortran order
+    return G, items
+
+# %% ../nbs/02_mf.ipynb #d4a5ac83
+def ease_solve(G:np.ndarray, # (cap, cap) float32 Gram matrix, Fortran order (else LAPACK works on a copy); overwritten
+               lam:float=250.0, # L2 regularisation lambda
+              ) -> np.ndarray:
+    "EASE weights B = I − P·diag(1/diag(P)) with P = (G + λI)⁻¹ by float32 Cholesky; `G` is used up."
+    from scipy.linalg import lapack
+    if not lam > 0: raise ValueError(f"EASE needs lam > 0 (got {lam}): the Gram matrix is only invertible with a positive ridge")
+    G[np.diag_indices_from(G)] += lam
     c, info = lapack.spotrf(G, lower=0, overwrite_a=1, clean=0)                 # G = UᵀU (float32: half the memory, twice the speed)
     P, info2 = lapack.spotri(c, lower=0, overwrite_c=1)                          # G⁻¹, upper triangle
     if info or info2: raise np.linalg.LinAlgError(f"EASE Cholesky failed (info {info}/{info2}); raise lam")
@@ -691,7 +740,17 @@ def ease_weights(X:sp.spmatrix, # (n_users, n_items) history
         e = min(b + 1024, len(P)); P[b:e, :b] = P[:b, b:e].T; D = P[b:e, b:e]; D[np.tril_indices(e - b, -1)] = D.T[np.tril_indices(e - b, -1)]
     P = P.T                    # LAPACK returns Fortran order; P is symmetric now, so its transpose is the same matrix in C order (X @ B reads B by rows: 5x faster)
     P /= -np.diag(P).copy(); P[np.diag_indices_from(P)] = 0
-    return P, items
+    return P
+
+def ease_weights(X:sp.spmatrix, # (n_users, n_items) history
+                 lam:float=250.0, # L2 regularisation lambda
+                 max_items:int=20_000, # catalogue cap: most popular items kept
+                 client=None, # a distributed.Client for the Gram matrix (see `ease_gram`)
+                ) -> tuple[np.ndarray, np.ndarray]:
+    "EASE weights B (cap x cap, float32) and the item ids they cover (the `max_items` most popular, interacted items)."
+    if not lam > 0: raise ValueError(f"EASE needs lam > 0 (got {lam}): the Gram matrix is only invertible with a positive ridge")
+    G, items = ease_gram(X, max_items, client=client)
+    return ease_solve(G, lam), items
 
 # %% ../nbs/02_mf.ipynb #923a9336
 def history_pairs(X:sp.csr_matrix, # (n_users, n) users' history weights
@@ -739,10 +798,44 @@ def fit_ease(history:pd.DataFrame, # interactions uid, iid
              n_items:int, # catalogue size
              lam:float=250.0, # L2 regularisation lambda
              max_items:int=20_000, # catalogue cap
+             client=None, # a distributed.Client for the Gram matrix (see `ease_gram`)
             ) -> Callable:
     "EASE baseline: score = X[u] @ B on the capped catalogue, -inf outside it (see `ease_scorer`)."
     X = (to_csr(history, n_users, n_items) > 0).astype(np.float32)
-    return ease_scorer(X, *ease_weights(X, lam, max_items), n_items)
+    return ease_scorer(X, *ease_weights(X, lam, max_items, client), n_items)
+
+# %% ../nbs/02_mf.ipynb #d4a42da0
+def itemknn_grid(history:pd.DataFrame, n_users:int, n_items:int, # as for `fit_itemknn`
+                 pts:list, # grid points: dicts of nbrs, shrink
+                 client=None, # a distributed.Client (see `itemknn_similarities`)
+                ) -> Iterator[Callable]:
+    "`fit_itemknn` at each grid point from one co-occurrence pass: each shrink pruned at the largest `nbrs`, smaller ones cut from it."
+    X = (to_csr(history, n_users, n_items) > 0).astype(np.float32); pts = [{'nbrs': 100, 'shrink': 0.0, **p} for p in pts]
+    sh = list(dict.fromkeys(p['shrink'] for p in pts))
+    W = dict(zip(sh, itemknn_similarities(X, max(p['nbrs'] for p in pts), sh, client=client)))
+    for p in pts: yield _itemknn_fn(X, _topn_per_row(W[p['shrink']], p['nbrs']))
+
+# %% ../nbs/02_mf.ipynb #f3f5fc40
+def ease_grid(history:pd.DataFrame, n_users:int, n_items:int, # as for `fit_ease`
+              pts:list, # grid points: dicts of lam
+              max_items:int=20_000, # catalogue cap
+              client=None, # a distributed.Client (see `ease_gram`)
+             ) -> Iterator[Callable]:
+    "`fit_ease` at each λ of the grid from one Gram matrix (each point solves a copy)."
+    X = (to_csr(history, n_users, n_items) > 0).astype(np.float32); G, items = ease_gram(X, max_items, client=client)
+    for p in pts: yield ease_scorer(X, ease_solve(G.copy(order='F'), p.get('lam', 250.0)), items, n_items)
+
+fit_itemknn.grid, fit_ease.grid = itemknn_grid, ease_grid
+
+# %% ../nbs/02_mf.ipynb #2788e695
+def fit_grid(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> score_fn, or a `partial` of one
+             history:pd.DataFrame, n_users:int, n_items:int, # what every point is fitted on
+             pts:list, # grid points (dicts of fit_fn's parameters)
+            ) -> Iterator:
+    "For each point in order: the fitted model when `fit_fn` shares work across its grid (`.grid`), else None (fit it yourself)."
+    f, kw = (fit_fn.func, dict(fit_fn.keywords)) if isinstance(fit_fn, partial) and not fit_fn.args else (fit_fn, {})
+    g = getattr(f, 'grid', None)
+    return g(history, n_users, n_items, list(pts), **kw) if g is not None and len(pts) > 1 else iter([None] * len(pts))
 
 # %% ../nbs/02_mf.ipynb #19e17d5c
 def fit_als_scores(history:pd.DataFrame, # interactions uid, iid, rating, ts
