@@ -227,7 +227,8 @@ def topk_blocked(score_fn:Callable[[np.ndarray], np.ndarray], # uids -> (len(uid
                 ):
     "Top-`k` lists for `uids` (seen and non-`allowed` items excluded), scoring users in memory-bounded blocks."
     uids, seen = np.asarray(uids, np.int64), sp.csr_matrix(seen); m = seen.shape[1]
-    if client is not None: return _topk_on_cluster(client, score_fn, uids, seen, k, max_cells, return_scores, allowed)
+    if client is not None and not getattr(score_fn, 'in_client', False):                  # as-of sweeps stay here (see below)
+        return _topk_on_cluster(client, score_fn, uids, seen, k, max_cells, return_scores, allowed)
     if (f := getattr(score_fn, 'topk', None)) is not None: return f(uids, seen, k, return_scores, allowed)
     if (g := getattr(score_fn, 'global_scores', None)) is not None:
         return topk_global(g if allowed is None else np.where(allowed, g, -np.inf), uids, seen, k, max_cells, return_scores)
@@ -539,6 +540,7 @@ def _asof_fn(stepper:Callable, # () -> a fresh `_asof_scorer` step (one per pass
             ids[i], val[i] = topk_from_scores(S, seen[uids[i]], k, return_scores=True)
         return (ids, val) if return_scores else ids
     score_fn.topk, score_fn.t = topk, t
+    score_fn.in_client = True          # one sweep here beats a sweep per block on the workers (5M: 15.5 vs 56 s)
     return score_fn
 
 # %% ../nbs/02_mf.ipynb #9a5896bc
