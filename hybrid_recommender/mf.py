@@ -822,10 +822,14 @@ def ease_grid(history:pd.DataFrame, n_users:int, n_items:int, # as for `fit_ease
               pts:list, # grid points: dicts of lam
               max_items:int=20_000, # catalogue cap
               client=None, # a distributed.Client (see `ease_gram`)
+              keep_bytes:int=2**28, # hold the Gram across the points only up to this size; above, rebuild it for each point
              ) -> Iterator[Callable]:
-    "`fit_ease` at each λ of the grid from one Gram matrix (each point solves a copy)."
+    "`fit_ease` at each λ of the grid from one Gram matrix (each point solves a copy) while it is small; above `keep_bytes`, one per point."
     X = (to_csr(history, n_users, n_items) > 0).astype(np.float32); G, items = ease_gram(X, max_items, client=client)
-    for p in pts: yield ease_scorer(X, ease_solve(G.copy(order='F'), p.get('lam', 250.0)), items, n_items)
+    share = G.nbytes <= keep_bytes
+    for j, p in enumerate(pts):
+        if j and not share: G, items = ease_gram(X, max_items, client=client)      # never held beside a point's weights
+        yield ease_scorer(X, ease_solve(G.copy(order='F') if share else G, p.get('lam', 250.0)), items, n_items)
 
 fit_itemknn.grid, fit_ease.grid = itemknn_grid, ease_grid
 
