@@ -119,7 +119,8 @@ def fit_sources(history:pd.DataFrame, # the fold's history (uid, iid, rating, ts
         R.item_sim = R.cooc_fn.sim
         R.sources['cooc'] = score_source(R.cooc_fn, seen, cat)
     if ease is not False:
-        R.ease_fn = timed('ease', lambda: fit_ease(history, n_users, n_items, **{'lam': 250.0, 'max_items': 10_000, **(ease or {})}, client=client))
+        ekw = {'lam': 250.0, 'max_items': 10_000, **(ease or {})}
+        R.ease_fn = timed('ease', lambda: fit_ease(history, n_users, n_items, **ekw, client=client))
         R.sources['ease'] = score_source(R.ease_fn, seen, cat)
     R.sources['pop'] = score_source(fit_popularity(history, n_users, n_items), seen, cat)
     R.sources['recent'] = asof_source(fit_recent_popularity, history, seen, cat, window_days=recent_days)

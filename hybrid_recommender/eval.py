@@ -103,7 +103,7 @@ def evaluate(fit_fn:Callable, # fit_fn(history, n_users, n_items, **params) -> s
              params:dict|None=None, # keyword parameters for fit_fn
              users:np.ndarray|None=None, # score only these users' targets (None: every user with a target)
              client=None, # a distributed.Client: rank the users on its workers (identical lists; see `mf.topk_blocked`)
-             fitted:Callable|None=None, # the model already fitted on this fold's history with `params` (see `mf.fit_grid`): not fitted again
+             fitted:Callable|None=None, # the model fitted on this fold's history with `params` (`mf.fit_grid`)
             ) -> dict:
     "Fit on `data.fold(stage)` history and score its targets by full ranking over the fold's catalogue: dict(metrics, per_user, recs, uids, seconds)."
     history, targets = data.fold(stage); t0 = time.perf_counter(); kw = dict(params or {})

@@ -724,7 +724,8 @@ def ease_gram(X:sp.spmatrix, # (n_users, n_items) history
     spans = _spans(np.arange(0, n, max(1, max_cells // max(n, 1))), n)
     step = 1 if client is None else 2 * max(1, len(client.scheduler_info()['workers']))     # a few blocks in flight, never all of them
     for j in range(0, len(spans), step):
-        for (s, e), g in zip(spans[j:j + step], map_blocks(client, _gram_block, spans[j:j + step], 1, dict(XT=XT, X=Xc))): G[:, s:e] = g.T   # symmetric: rows s:e are columns s:e, contiguous in Fortran order
+        blocks = map_blocks(client, _gram_block, spans[j:j + step], 1, dict(XT=XT, X=Xc))
+        for (s, e), g in zip(spans[j:j + step], blocks): G[:, s:e] = g.T     # symmetric: rows s:e = columns s:e, contiguous in F order
     return G, items
 
 # %% ../nbs/02_mf.ipynb #d4a5ac83
@@ -824,7 +825,7 @@ def ease_grid(history:pd.DataFrame, n_users:int, n_items:int, # as for `fit_ease
               client=None, # a distributed.Client (see `ease_gram`)
               keep_bytes:int=2**28, # hold the Gram across the points only up to this size; above, rebuild it for each point
              ) -> Iterator[Callable]:
-    "`fit_ease` at each λ of the grid from one Gram matrix (each point solves a copy) while it is small; above `keep_bytes`, one per point."
+    "`fit_ease` at each λ of the grid from one Gram matrix (a copy solved per point) while it is small; above `keep_bytes`, one per point."
     X = (to_csr(history, n_users, n_items) > 0).astype(np.float32); G, items = ease_gram(X, max_items, client=client)
     share = G.nbytes <= keep_bytes
     for j, p in enumerate(pts):
