@@ -16,11 +16,11 @@ from .candidates import Retrievers, fit_sources, generate_candidates
 
 # %% auto #0
 __all__ = ['POOL_SCORES', 'LGBM_DEFAULTS', 'GUARD_MIN_FINAL', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix',
-           'pool_features', 'derived', 'add_features', 'feature_columns', 'label_candidates', 'row_uniform',
-           'sample_training', 'train_reranker', 'importance', 'tune_reranker', 'save_reranker', 'load_booster',
-           'cluster_block', 'featured_candidates', 'run_pass', 'training_block', 'merge_training', 'write_pool_block',
-           'extra_folds', 'predict_scores', 'rerank', 'rerank_pool', 'query_ndcgs', 'query_ndcg', 'guard_scores',
-           'choose_ranker']
+           'segment_ranks', 'pool_features', 'derived', 'add_features', 'feature_columns', 'label_candidates',
+           'row_uniform', 'sample_training', 'train_reranker', 'importance', 'tune_reranker', 'save_reranker',
+           'load_booster', 'cluster_block', 'featured_candidates', 'run_pass', 'training_block', 'merge_training',
+           'write_pool_block', 'extra_folds', 'predict_scores', 'rerank', 'rerank_pool', 'query_ndcgs', 'query_ndcg',
+           'guard_scores', 'choose_ranker']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -93,6 +93,25 @@ def recent_item_matrix(history:pd.DataFrame, # rows uid, iid, ts
     rr = recency_rank(history); m = (rr < last) & history.ts.notna().to_numpy()
     return sp.csr_matrix((decay ** rr[m].astype(np.float32), (history.uid.to_numpy()[m], history.iid.to_numpy()[m])), shape=(n_users, n_items))
 
+# %% ../nbs/04_ltr.ipynb #5c584ee0
+def segment_ranks(x:np.ndarray, # values; each segment's values contiguous
+                  sizes:np.ndarray, # segment lengths in order (they sum to len(x))
+                  width:int=64, # segments are sorted as 2-D rows padded to a multiple of this
+                 ) -> np.ndarray:
+    "Rank of each value within its segment (1 = largest, ties share the best rank, NaN stays NaN), as float32."
+    r, key = np.full(len(x), np.nan, np.float32), np.where(np.isnan(x), np.inf, -x)     # ascending key: best first, NaN and padding last
+    st, w = np.cumsum(sizes) - sizes, -(-sizes // width) * width
+    for m in np.unique(w[sizes > 0]):
+        s = sizes[w == m]; k = np.arange(s.sum()) - np.repeat(np.cumsum(s) - s, s)     # each row's position in its segment
+        rows, flat = np.repeat(st[w == m], s) + k, np.repeat(np.arange(len(s)) * m, s) + k
+        A = np.full(len(s) * m, np.inf, key.dtype); A[flat] = key[rows]; A = A.reshape(-1, m)
+        o = np.argsort(A, axis=1); xs = np.take_along_axis(A, o, 1)
+        new = np.ones(A.shape, bool); new[:, 1:] = xs[:, 1:] != xs[:, :-1]                # a run of equal values starts here
+        R = np.empty(A.shape, np.float32); np.put_along_axis(R, o, np.maximum.accumulate(np.where(new, np.arange(m), 0), 1) + 1, 1)
+        r[rows] = R.ravel()[flat]
+    r[np.isnan(x)] = np.nan
+    return r
+
 # %% ../nbs/04_ltr.ipynb #ecefdeb3
 POOL_SCORES = ('als_dot', 'sem_profile', 'sem_last', 'cooc_all', 'ease_all', 'cooc_last', 'cooc_recent',   # the dense scores ranked per pool
                'item_cnt', 'item_cnt_recent')
@@ -101,16 +120,15 @@ def pool_features(df:pd.DataFrame, # candidate rows (uid, scores), one pool per 
                   cols:tuple|None=None, # score columns (default POOL_SCORES; missing ones are skipped)
                  ) -> pd.DataFrame:
     "Add `<col>_prank` (rank within the user's pool, 1 = best, ties share it) and `<col>_pgap` (gap to the pool's best) in place."
-    cols = [c for c in (POOL_SCORES if cols is None else cols) if c in df]
-    q = pd.factorize(df.uid.to_numpy())[0].astype(np.float64); n = len(q); idx = np.arange(n)
+    cols, u = [c for c in (POOL_SCORES if cols is None else cols) if c in df], df.uid.to_numpy()
+    o = None if (u[1:] >= u[:-1]).all() else np.argsort(u, kind='stable')              # pools are contiguous (uid order) or made so
+    st = _run_starts(u if o is None else u[o]); sz = np.diff(np.r_[st, len(u)])
     for c in cols:
-        x = df[c].to_numpy(np.float64); nan = np.isnan(x); lo, hi = (np.nanmin(x), np.nanmax(x)) if (~nan).any() else (0.0, 0.0)
-        o = np.argsort(q * 4 + np.where(nan, 2.0, (hi - x) / max(hi - lo, 1e-30)))   # one sort: by user, best first, NaN last
-        xo, qo = x[o], q[o]; head = np.r_[True, qo[1:] != qo[:-1]]
-        start = np.maximum.accumulate(np.where(head, idx, 0))                          # each row's pool start in sorted order
-        tie = np.maximum.accumulate(np.where(head | np.r_[True, xo[1:] != xo[:-1]], idx, 0))   # first row of its run of equal scores
-        r, gap = np.empty(n), np.empty(n); r[o], gap[o] = tie - start + 1, xo - xo[start]
-        df[f'{c}_prank'], df[f'{c}_pgap'] = np.where(nan, np.nan, r).astype(np.float32), gap.astype(np.float32)
+        x = df[c].to_numpy(); x = (x if x.dtype.kind == 'f' else x.astype(np.float64))[slice(None) if o is None else o]
+        best = np.repeat(np.fmax.reduceat(x, st), sz) if len(x) else x                   # NaN only where a whole pool is NaN
+        r, gap = segment_ranks(x, sz), (x.astype(np.float64) - best).astype(np.float32)
+        if o is not None: r[o], gap[o] = r.copy(), gap.copy()
+        df[f'{c}_prank'], df[f'{c}_pgap'] = r, gap
     return df
 
 # %% ../nbs/04_ltr.ipynb #e95ce30e
