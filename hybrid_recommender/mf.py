@@ -829,7 +829,8 @@ def ease_grid(history:pd.DataFrame, n_users:int, n_items:int, # as for `fit_ease
     X = (to_csr(history, n_users, n_items) > 0).astype(np.float32); G, items = ease_gram(X, max_items, client=client)
     share = G.nbytes <= keep_bytes
     for j, p in enumerate(pts):
-        if j and not share: G, items = ease_gram(X, max_items, client=client)      # never held beside a point's weights
+        if j and not share:                                                       # the last point's weights live in G's memory:
+            del G; G, items = ease_gram(X, max_items, client=client)               # free them before the next Gram, never both held
         yield ease_scorer(X, ease_solve(G.copy(order='F') if share else G, p.get('lam', 250.0)), items, n_items)
 
 fit_itemknn.grid, fit_ease.grid = itemknn_grid, ease_grid
