@@ -473,7 +473,8 @@ def ltr(self:Job):
     import joblib
     P = self.P
     if 'tune' not in self.fps: self.tuning()                                      # the guard weighs the tuned baselines too
-    fp = self._fp('ltr', ['LGBM_TRIALS', 'SEED', 'USE_GPU', 'TUNE_BASELINES', 'EASE_MAX_ITEMS', 'ALS_ITERS'], ['cand', 'tune'])
+    fp = self._fp('ltr', ['LGBM_TRIALS', 'SEED', 'USE_GPU', 'TUNE_BASELINES', 'EASE_MAX_ITEMS', 'ALS_ITERS'], ['cand', 'tune'],
+                  extra={'fit': 'early-stopped'})                                 # a model from before (a second fit) is not this one
     self.devices['lightgbm'] = resolve_device(P['USE_GPU'], 'lightgbm')
     with self._timer('ltr'):
         if self.store.is_fresh('lgbm_reranker_final_{N}.joblib', fp):
