@@ -13,9 +13,9 @@ from .embeddings import ItemIndex, build_index, search_unseen, user_profiles
 from .mf import fit_mf, topk_blocked, fit_popularity, fit_itemknn, fit_ease, fit_recent_popularity, fit_newest, _item_clock
 
 # %% auto #0
-__all__ = ['ALS_HNSW_ABOVE', 'vector_source', 'score_source', 'asof_source', 'als_index', 'Retrievers', 'fit_sources',
-           'union_candidates', 'generate_candidates', 'rrf_scores', 'pool_recall', 'merge_recall', 'recall_curve',
-           'allocate_budget']
+__all__ = ['ALS_HNSW_ABOVE', 'vector_source', 'score_source', 'asof_source', 'precomputed_source', 'als_index', 'Retrievers',
+           'fit_sources', 'union_candidates', 'generate_candidates', 'rrf_scores', 'pool_recall', 'merge_recall',
+           'recall_curve', 'allocate_budget']
 
 # %% ../nbs/03_candidates.ipynb #935aefb3
 def vector_source(index_or_emb, # ItemIndex / faiss index / (n_items, d) array of item vectors
@@ -49,6 +49,20 @@ def asof_source(fit_fn:Callable, # an as-of baseline of 02_mf: fit_fn(history, n
         if at is not None: at[uids] = t
         if 'c' not in clock: clock['c'] = _item_clock(history, seen.shape[1])
         return topk_blocked(fit_fn(history, *seen.shape, at=at, clock=clock['c'], **kw), uids, seen, n, return_scores=True, allowed=allowed)
+    src.sweep = True                                                # one call for all users beats one per block (`precomputed_source`)
+    return src
+
+# %% ../nbs/03_candidates.ipynb #72ae681d
+def precomputed_source(uids:np.ndarray, # the users the lists were computed for (sorted)
+                       ids:np.ndarray, scores:np.ndarray, # (len(uids), n) their lists, as a source returns them
+                      ) -> Callable:
+    "A source that answers from lists computed beforehand (n at most the lists' length); any other user is an error."
+    def src(u, n, t=None):
+        p = np.minimum(np.searchsorted(uids, u), max(len(uids) - 1, 0))
+        if len(u) and (not len(uids) or not np.array_equal(uids[p], u)):
+            raise ValueError(f"precomputed_source: {np.setdiff1d(u, uids)[:5]} not among the users its lists were computed for")
+        if n > ids.shape[1]: raise ValueError(f"precomputed_source holds {ids.shape[1]} items per user, {n} asked")
+        return ids[p, :n], scores[p, :n]
     return src
 
 # %% ../nbs/03_candidates.ipynb #87cee5a2

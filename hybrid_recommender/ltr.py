@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_ltr.ipynb #9a3d8c81
 from __future__ import annotations
-import time, json, warnings
+import time, json, warnings, dataclasses
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, scipy.sparse as sp
 from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar, map_blocks
 from .mf import recs_from_frame, recs_to_frame, _pos_in_run, _run_starts, group_ids, dot_scorer, sparse_scorer
 from .candidates import rrf_scores, pool_recall, merge_recall, recall_curve
-from .candidates import Retrievers, fit_sources, generate_candidates
+from .candidates import Retrievers, fit_sources, generate_candidates, precomputed_source
 
 # %% auto #0
 __all__ = ['POOL_SCORES', 'LGBM_DEFAULTS', 'GUARD_MIN_FINAL', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix',
@@ -338,6 +338,8 @@ def featured_candidates(R:Retrievers, # sources fitted on the fold's history
     "Candidate pools of the fold's target users with features and labels, rows ordered by (uid, iid); with `then`, the list of its results per user block."
     uids, tt = np.sort(targets.uid.unique()), target_times(targets)
     if client is None: r = _featured_block(uids, R, n, tt, targets, items, then); return r if then is None else [r]
+    sw = [s for s, f in R.sources.items() if getattr(f, 'sweep', False) and n.get(s, 0) > 0]   # as-of sources: one sweep here, read by the blocks
+    if sw: R = dataclasses.replace(R, sources={**R.sources, **{s: precomputed_source(uids, *R.sources[s](uids, int(n[s]), tt.reindex(uids).to_numpy(np.float64))) for s in sw}})
     parts = map_blocks(client, partial(_featured_block, n=n, then=then), uids, block or cluster_block(len(uids), client),
                        dict(R=R, target_ts=tt, targets=targets, items=items), desc='candidates + features on the cluster')
     return parts if then is not None else pd.concat(parts, ignore_index=True)
