@@ -484,7 +484,7 @@ def ltr(self:Job):
             g = self.guard_set; fit = self.train_set[~self.train_set.uid.isin(g.uid.unique())]
             self._check_training(fit)
             best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
-            self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'], refit=False)   # the early-stopped model itself (why: the prose above)
+            self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'], refit=False)   # early-stopped (see above)
             guard = choose_ranker(g, predict_scores(self.model, g), P['K'], others=self._guard_baselines(g)) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
             nd, nf = (guard['ndcg_final'], guard['queries_final']) if guard.get('basis') == 'final' else (guard['ndcg'], guard['queries'])
             shown = ('reranker', 'blend', 'rrf', f"source:{guard.get('best_source')}", max((k for k in nd if k.startswith('baseline:')), key=nd.get, default=''))

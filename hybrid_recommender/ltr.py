@@ -338,8 +338,10 @@ def featured_candidates(R:Retrievers, # sources fitted on the fold's history
     "Candidate pools of the fold's target users with features and labels, rows ordered by (uid, iid); with `then`, the list of its results per user block."
     uids, tt = np.sort(targets.uid.unique()), target_times(targets)
     if client is None: r = _featured_block(uids, R, n, tt, targets, items, then); return r if then is None else [r]
-    sw = [s for s, f in R.sources.items() if getattr(f, 'sweep', False) and n.get(s, 0) > 0]   # as-of sources: one sweep here, read by the blocks
-    if sw: R = dataclasses.replace(R, sources={**R.sources, **{s: precomputed_source(uids, *R.sources[s](uids, int(n[s]), tt.reindex(uids).to_numpy(np.float64))) for s in sw}})
+    sw = [s for s, f in R.sources.items() if getattr(f, 'sweep', False) and n.get(s, 0) > 0]   # as-of: one sweep here, read by blocks
+    if sw:
+        ta = tt.reindex(uids).to_numpy(np.float64)
+        R = dataclasses.replace(R, sources={**R.sources, **{s: precomputed_source(uids, *R.sources[s](uids, int(n[s]), ta)) for s in sw}})
     parts = map_blocks(client, partial(_featured_block, n=n, then=then), uids, block or cluster_block(len(uids), client),
                        dict(R=R, target_ts=tt, targets=targets, items=items), desc='candidates + features on the cluster')
     return parts if then is not None else pd.concat(parts, ignore_index=True)
