@@ -1274,7 +1274,8 @@ def map_blocks(client, # a distributed.Client, or None to run here
     bar = (lambda it, total=None: it) if desc is None else (lambda it, total=None: progress_bar(it, desc, total=total, unit='block'))
     if client is None: return [fn(b, **shared) for b in bar(blocks)]
     from distributed import as_completed
-    sh = {k: client.scatter([v], broadcast=True, hash=False)[0] for k, v in shared.items()}   # unique keys: a content-hashed key could be released by an earlier call
+    sh = {k: client.scatter([v], broadcast=True, hash=False, direct=True)[0]   # unique keys: a hashed key could be released by an earlier call;
+          for k, v in shared.items()}                                          # direct: to the workers, no copy in the scheduler here
     futs = client.map(fn, blocks, pure=False, **sh); pos = {f.key: j for j, f in enumerate(futs)}; out = [None] * len(futs)
     for f in bar(as_completed(futs), len(futs)): out[pos[f.key]] = f.result()
     for v in sh.values(): v.release()
