@@ -190,11 +190,17 @@ def load_results() -> list[dict]:
 def _fmt_s(x): return '—' if x is None else (f'{x:,.0f}' if x >= 100 else f'{x:,.1f}')
 
 
+def _stages(rs: list[dict]) -> list[str]:
+    "The stages every result has: runs from before a stage existed (tuning) are reported on the stages they share with the rest."
+    return [s for s in STAGES if all(s in r['stages'] for r in rs)]
+
+
 def report() -> str:
     "results/scale.md and results/scale.png from every results/scale_<N>_<mode>.json."
     import numpy as np
     rs = sorted(load_results(), key=lambda r: (r['mode'], r['scale_n']))
     if not rs: raise SystemExit('no results/scale_*.json yet: run python bench/scale.py first')
+    STAGES = _stages(rs)
     m = rs[-1]['machine']; L = [f'# Scale benchmark (`bench/scale.py`)', '', f'{machine_line(m)}', '',
         'Whole job (`eval.Job(...).run()`, JOB_DEFAULTS + `DATA_SOURCE="synthetic"`), one fresh process per run. '
         '*cold* = empty OUT_DIR, *warm* = rerun on the same OUT_DIR (every artifact cached). Seconds are wall time; '
@@ -280,7 +286,7 @@ def _parts_table(cold) -> list[str]:
 def _plot(cold, warm):
     import numpy as np
     from matplotlib.figure import Figure
-    fig = Figure(figsize=(11, 4.5)); axs = fig.subplots(1, 2)
+    fig = Figure(figsize=(11, 4.5)); axs = fig.subplots(1, 2); STAGES = _stages(cold + warm)
     for ax, g, title in ((axs[0], cold, 'cold'), (axs[1], warm, 'warm')):
         if not g: ax.set_visible(False); continue
         ns = np.array([r['scale_n'] for r in g])
