@@ -527,12 +527,15 @@ def user_profiles(history:pd.DataFrame, # rows with uid, iid, rating, ts
                   item_emb:np.ndarray, # (n_items, d) L2-normalised item vectors (zero rows: no text)
                   n_users:int, # number of users (rows of the result)
                   half_life:float|None=5.0, # recency half-life in interactions (None: off)
+                  block:int=65_536, # users per block: bounds the product and its normalised copy (5M rows: 2 x 0.48 GB whole)
                   **kw, # rating_mid, min_weight for `interaction_weights`
                  ) -> np.ndarray: # float32 (n_users, d), L2-normalised; zero for users without text items
     "Every user's profile: the rating- and recency-weighted mean of their items' vectors, L2-normalised."
     w = interaction_weights(history, half_life, **kw)
     W = sp.csr_matrix((w, (history.uid.to_numpy(), history.iid.to_numpy())), shape=(n_users, len(item_emb)))
-    return l2_normalize(W @ item_emb)
+    out = np.empty((n_users, np.shape(item_emb)[1]), np.float32)
+    for s in range(0, n_users, block): out[s:s + block] = l2_normalize(W[s:s + block] @ item_emb)   # row-wise: the same numbers
+    return out
 
 # %% ../nbs/01_embeddings.ipynb #40e85642
 def last_item_vectors(history:pd.DataFrame, # rows with uid, iid, ts
