@@ -20,7 +20,7 @@ __all__ = ['REVIEW_COLS', 'REQUIRED', 'ITEM_TEXT_COLS', 'SYNTHETIC_SHAPES', 'LEG
            'item_text', 'split_last_out', 'split_timestamp', 'RecData', 'to_csr', 'encode', 'prepare_codes', 'prepare',
            'duckdb_codes', 'duckdb_sample_to', 'add_cold_items', 'leak_signature', 'recency_rank',
            'interaction_weights', 'last_items', 'target_times', 'scan_lines', 'sample_reviews', 'stream_meta',
-           'hub_reviews', 'load_hf', 'load_data', 'cluster_client', 'map_blocks']
+           'hub_reviews', 'load_hf', 'load_data', 'cluster_client', 'map_blocks', 'release_memory']
 
 # %% ../nbs/00_data.ipynb #2d9c2c9e
 os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
@@ -1280,4 +1280,13 @@ def map_blocks(client, # a distributed.Client, or None to run here
     for f in bar(as_completed(futs), len(futs)): out[pos[f.key]] = f.result()
     for v in sh.values(): v.release()
     return out
+
+
+# %% ../nbs/00_data.ipynb #28f3a1f0
+def release_memory() -> None:
+    "Collect garbage and return the heap's free pages to the OS (glibc `malloc_trim`; elsewhere only the collection)."
+    import gc, ctypes, ctypes.util
+    gc.collect()
+    try: ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError): pass                                      # not glibc (macOS, musl): nothing to trim
 

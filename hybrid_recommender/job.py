@@ -11,6 +11,7 @@ import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .data import RecData, ArtifactStore, load_data, fingerprint, resolve_device, atomic_write, atomic_dir, target_times, cached
 from .data import cluster_client, log, progress_bar, file_digest, add_cold_items, leak_signature, stream_meta, read_table, SYNTHETIC_SHAPES
+from .data import release_memory
 from .hub import HF_REVIEW_COUNTS, hf_paths
 from .embeddings import embed_items, save_item_embeddings, load_item_embeddings, build_index, save_index, resolve_backend, text_fit_fn
 from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn, fit_ease, fit_als_scores, recs_from_frame, recs_to_frame
@@ -388,17 +389,20 @@ def candidates(self:Job) -> pd.DataFrame:
             n = allocate_budget(cs, ts, D.n_items, P['POOL_BUDGET'], n_max=caps)[0]; curve = recall_curve(cs, ts, D.n_items, sizes); del cs
         gu = self._guard_users(t.uid.unique())
         keep = lambda s, z=None: partial(training_block, n_items=D.n_items, guard=gu, n_hard=P['N_HARD'], n_random=P['N_RANDOM'], seed=s, sizes=z)   # per user block: only the sample leaves it
-        tr, ti, g, rc, cb = merge_training(featured_candidates(Rv, t, n, D.items, self.client, then=keep(P['SEED'], None if curve is not None else sizes)))
+        blocks = featured_candidates(Rv, t, n, D.items, self.client, then=keep(P['SEED'], None if curve is not None else sizes))
+        rv_sec = Rv.seconds; del Rv; tr, ti, g, rc, cb = merge_training(blocks); del blocks   # the sources go before the blocks are merged
         curve = curve if curve is not None else cb                                 # fixed n (the default): the curve of every validation user, from the blocks
-        parts, guard, recall_valid, rv_sec = [(tr, ti)], [g], rc.to_dict('records'), Rv.seconds; del Rv
+        parts, guard, recall_valid = [(tr, ti)], [g], rc.to_dict('records')
         for j, (hx, tx) in enumerate(extra_folds(D.train, self._n_extra())):
             log(f'candidates: extra training cut-off {j + 1} ({tx.uid.nunique()} users)'); Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, catalogue=D.catalogue(history=hx), **self._fit_kw())
-            tr, ti, g, _, _ = merge_training(featured_candidates(Rx, tx, n, D.items, self.client, then=keep(P['SEED'] + j + 1)))
-            parts.append((tr, ti)); guard.append(g); del Rx
+            blocks = featured_candidates(Rx, tx, n, D.items, self.client, then=keep(P['SEED'] + j + 1)); del Rx
+            tr, ti, g, _, _ = merge_training(blocks); parts.append((tr, ti)); guard.append(g); del blocks
         for j, p in enumerate([p for p, _ in parts] + guard): p.insert(0, 'qid', np.int64(j % len(parts)) * D.n_users + p.uid.to_numpy())
-        self.guard_set = pd.concat(guard, ignore_index=True)
-        self.train_set = _cap_queries(pd.concat([p for p, _ in parts], ignore_index=True), P['MAX_TRAIN_ROWS'], P['SEED'])
         tinfo = {'passes': len(parts), **{k: sum(i[k] for _, i in parts) for k in parts[0][1]}}
+        with atomic_write(self.store.path('guard_candidates_{N}.parquet')) as f: pd.concat(guard, ignore_index=True).to_parquet(f, index=False)
+        with atomic_write(self.store.path('meta_enhanced_scale_{N}.parquet')) as f:   # on disk, not in memory, while the test pass runs
+            _cap_queries(pd.concat([p for p, _ in parts], ignore_index=True), P['MAX_TRAIN_ROWS'], P['SEED']).to_parquet(f, index=False)
+        del parts, guard, tr, ti, g, p; release_memory()
         ht, tt = D.fold('test')
         log(f'candidates: test pass ({tt.uid.nunique()} users): sources on train + valid'); Rt = fit_sources(ht, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('test'), **self._fit_kw(self.factors))
         if self.client is None:
@@ -415,8 +419,8 @@ def candidates(self:Job) -> pd.DataFrame:
         self.info.update({'n_per_source': n, 'train_sampling': tinfo, 'recall_valid': recall_valid,
                           'recall_test': recall_test.to_dict('records'), 'curve': curve.to_dict('records'),
                           'retriever_seconds': {'valid': rv_sec, 'test': Rt.seconds}})
-        with atomic_write(self.store.path('meta_enhanced_scale_{N}.parquet')) as f: self.train_set.to_parquet(f, index=False)
-        with atomic_write(self.store.path('guard_candidates_{N}.parquet')) as f: self.guard_set.to_parquet(f, index=False)
+        del Rt; release_memory()
+        self.train_set, self.guard_set = (pd.read_parquet(self.store.path(a)) for a in ('meta_enhanced_scale_{N}.parquet', 'guard_candidates_{N}.parquet'))
         with atomic_write(self.store.path('candidates_{N}.json')) as f: f.write_text(json.dumps({k: self.info[k] for k in ['n_per_source', 'train_sampling', 'recall_valid', 'recall_test', 'curve', 'retriever_seconds']}, default=float))
         for a in ('meta_enhanced_scale_{N}.parquet', 'test_candidates_{N}.parquet', 'guard_candidates_{N}.parquet'): self.store.mark(a, fp)
     return self._test_pool()
