@@ -376,7 +376,7 @@ def candidates(self:Job) -> pd.DataFrame:
     fp = self._fp('cand', ['N_ALS', 'N_SEMANTIC', 'N_COOC', 'N_EASE', 'EASE_SOURCE_ITEMS', 'N_POP', 'N_RECENT', 'N_NEWEST', 'POOL_BUDGET', 'RECENT_DAYS', 'ANN', 'N_HARD', 'N_RANDOM', 'GUARD_FRAC', 'GUARD_MAX_USERS', 'EXTRA_PASSES', 'MIN_QUERIES', 'MAX_EXTRA_PASSES', 'MAX_TRAIN_ROWS', 'SEED'], ['data', 'emb', 'mf'], extra=self.sources_config())
     with self._timer('candidates'):
         if all(self.store.is_fresh(a, fp) for a in ('test_candidates_{N}.parquet', 'meta_enhanced_scale_{N}.parquet', 'guard_candidates_{N}.parquet')):
-            self.train_set = pd.read_parquet(self.store.path('meta_enhanced_scale_{N}.parquet'))
+            self._train_set = None                                                  # read when needed (`train_set`)
             self.guard_set = pd.read_parquet(self.store.path('guard_candidates_{N}.parquet')); self._loaded.add('candidates')
             self.info.update(json.loads(self.store.path('candidates_{N}.json').read_text())); self.test_cand = None
             return self._test_pool()
@@ -420,7 +420,7 @@ def candidates(self:Job) -> pd.DataFrame:
                           'recall_test': recall_test.to_dict('records'), 'curve': curve.to_dict('records'),
                           'retriever_seconds': {'valid': rv_sec, 'test': Rt.seconds}})
         del Rt; release_memory()
-        self.train_set, self.guard_set = (pd.read_parquet(self.store.path(a)) for a in ('meta_enhanced_scale_{N}.parquet', 'guard_candidates_{N}.parquet'))
+        self._train_set, self.guard_set = None, pd.read_parquet(self.store.path('guard_candidates_{N}.parquet'))   # `train_set` reads the sample
         with atomic_write(self.store.path('candidates_{N}.json')) as f: f.write_text(json.dumps({k: self.info[k] for k in ['n_per_source', 'train_sampling', 'recall_valid', 'recall_test', 'curve', 'retriever_seconds']}, default=float))
         for a in ('meta_enhanced_scale_{N}.parquet', 'test_candidates_{N}.parquet', 'guard_candidates_{N}.parquet'): self.store.mark(a, fp)
     return self._test_pool()
@@ -436,6 +436,13 @@ def _test_pool(self:Job):
         return dd.read_parquet(str(p))
     if getattr(self, 'test_cand', None) is None: self.test_cand = pd.read_parquet(p)
     return self.test_cand
+
+@patch(as_prop=True)
+def train_set(self:Job) -> pd.DataFrame:
+    "The reranker's training sample (`meta_enhanced_scale_{N}.parquet`), read from the store when it is not held (at 5M it is 1.1 GB)."
+    if self.__dict__.get('_train_set') is None: self._train_set = pd.read_parquet(self.store.path('meta_enhanced_scale_{N}.parquet'))
+    return self._train_set
+
 
 # %% ../nbs/07_job.ipynb #c974206f
 MIN_RERANK_QUERIES = 20   # training queries with the target in their pool below which no reranker is fitted
@@ -486,9 +493,11 @@ def ltr(self:Job):
             self.info['ltr'] = json.loads(self.store.path('ltr_{N}.json').read_text()); self._loaded.add('ltr')
         else:
             g = self.guard_set; fit = self.train_set[~self.train_set.uid.isin(g.uid.unique())]
+            self._train_set = None; release_memory()                                 # only `fit` is held; the refit below reads the sample again
             self._check_training(fit)
             best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
             self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'], refit=False)   # early-stopped (see above)
+            del fit; release_memory()                                                # before the guard refits the baselines
             guard = choose_ranker(g, predict_scores(self.model, g), P['K'], others=self._guard_baselines(g)) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
             nd, nf = (guard['ndcg_final'], guard['queries_final']) if guard.get('basis') == 'final' else (guard['ndcg'], guard['queries'])
             shown = ('reranker', 'blend', 'rrf', f"source:{guard.get('best_source')}", max((k for k in nd if k.startswith('baseline:')), key=nd.get, default=''))

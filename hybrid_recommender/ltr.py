@@ -17,10 +17,10 @@ from .candidates import Retrievers, fit_sources, generate_candidates, precompute
 # %% auto #0
 __all__ = ['POOL_SCORES', 'LGBM_DEFAULTS', 'GUARD_MIN_FINAL', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix',
            'segment_ranks', 'pool_features', 'derived', 'add_features', 'feature_columns', 'label_candidates',
-           'row_uniform', 'sample_training', 'train_reranker', 'importance', 'tune_reranker', 'save_reranker',
-           'load_booster', 'cluster_block', 'featured_candidates', 'run_pass', 'training_block', 'merge_training',
-           'write_pool_block', 'extra_folds', 'predict_scores', 'rerank', 'rerank_pool', 'query_ndcgs', 'query_ndcg',
-           'guard_scores', 'choose_ranker']
+           'row_uniform', 'sample_training', 'feature_matrix', 'train_reranker', 'importance', 'tune_reranker',
+           'save_reranker', 'load_booster', 'cluster_block', 'featured_candidates', 'run_pass', 'training_block',
+           'merge_training', 'write_pool_block', 'extra_folds', 'predict_scores', 'rerank', 'rerank_pool',
+           'query_ndcgs', 'query_ndcg', 'guard_scores', 'choose_ranker']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -238,6 +238,18 @@ def _sizes(q:np.ndarray) -> np.ndarray:
     return np.diff(np.r_[_run_starts(q), len(q)])
 def _groups(df): return _sizes(_qid(df))
 
+# %% ../nbs/04_ltr.ipynb #e86c44f1
+def feature_matrix(df:pd.DataFrame, # featured rows
+                   feats:list[str], # the columns, in the model's order
+                   rows:np.ndarray|None=None, # boolean mask or positions of the rows to take (None: all)
+                  ) -> np.ndarray:
+    "`df[feats].to_numpy(np.float32)[rows]`, filled column by column: no copy of the frame, no matrix of the rows left out."
+    r = None if rows is None else (np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows))
+    X = np.empty((len(df) if r is None else len(r), len(feats)), np.float32)
+    for j, c in enumerate(feats): v = df[c].to_numpy(); X[:, j] = v if r is None else v[r]
+    return X
+
+
 # %% ../nbs/04_ltr.ipynb #fbb96eaa
 def train_reranker(train:pd.DataFrame, # sample_training() rows (grouped by uid)
                    params:dict|None=None, # LightGBM parameters over LGBM_DEFAULTS
@@ -251,22 +263,24 @@ def train_reranker(train:pd.DataFrame, # sample_training() rows (grouped by uid)
                   ):
     "Fit an `LGBMRanker` (lambdarank) with the number of trees chosen by user-split early stopping; returns (model, info)."
     import lightgbm as lgb
-    feats = feature_columns(train); X, y, q = train[feats].to_numpy(np.float32), train.label.to_numpy(), _qid(train)
+    feats = feature_columns(train); y, q = train.label.to_numpy(), _qid(train)           # X by split (`feature_matrix`): never whole + parts
     dev = resolve_device(use_gpu, 'lightgbm')
     p = {**LGBM_DEFAULTS, 'random_state': seed, **({'device_type': 'gpu'} if dev == 'cuda' else {}), **(params or {})}
     repeats = repeats if repeats is not None else (3 if len(_sizes(q)) < 2000 else 1)
     t0 = time.perf_counter(); its, scores, first = [], [], None
     for r in (progress_bar(range(repeats), 'LightGBM early-stopping fits', unit='fit') if n_estimators is None else ()):
         fit, es = _split_users(train, es_frac, seed + r)
-        m = lgb.LGBMRanker(**p)
+        m, Xf, Xe = lgb.LGBMRanker(**p), feature_matrix(train, feats, fit), feature_matrix(train, feats, es)
         with warnings.catch_warnings():          # LightGBM 4.7 renames eval_set; keep the form every 4.x accepts
             warnings.simplefilter('ignore', category=FutureWarning); warnings.filterwarnings('ignore', message='.*eval_set.*')
-            m.fit(X[fit], y[fit], group=_sizes(q[fit]), eval_set=[(X[es], y[es])], eval_group=[_sizes(q[es])], eval_at=[10],
+            m.fit(Xf, y[fit], group=_sizes(q[fit]), eval_set=[(Xe, y[es])], eval_group=[_sizes(q[es])], eval_at=[10],
                   feature_name=feats, callbacks=[lgb.early_stopping(es_rounds, verbose=False)])
+        del Xf, Xe
         if first is None: first = m
         its.append(int(m.best_iteration_ or p['n_estimators'])); scores.append(float(m.best_score_['valid_0']['ndcg@10']))
     n = n_estimators or max(10, int(np.mean(its) * 1.1))                    # a bit more: the final fit sees more users
-    model = first if not refit and first is not None else lgb.LGBMRanker(**{**p, 'n_estimators': n}).fit(X, y, group=_sizes(q), feature_name=feats)
+    model = first if not refit and first is not None else lgb.LGBMRanker(**{**p, 'n_estimators': n}).fit(
+        feature_matrix(train, feats), y, group=_sizes(q), feature_name=feats)
     return model, {'seconds': time.perf_counter() - t0, 'best_iteration': n, 'es_iterations': its, 'refit': model is not first,
                    'valid_ndcg@10': float(np.mean(scores)) if scores else None, 'device': dev, 'features': feats}
 
