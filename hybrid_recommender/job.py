@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_job.ipynb #abc13c9a
 from __future__ import annotations
-import atexit, contextlib, json, os, platform, socket, threading, time, warnings
+import atexit, contextlib, json, os, platform, shutil, socket, tempfile, threading, time, warnings
 from pathlib import Path
 from functools import partial
 import numpy as np, pandas as pd
@@ -388,7 +388,11 @@ def candidates(self:Job) -> pd.DataFrame:
             cs = generate_candidates(Rv, np.sort(ts.uid.unique()), caps, target_times(ts).sort_index().to_numpy())
             n = allocate_budget(cs, ts, D.n_items, P['POOL_BUDGET'], n_max=caps)[0]; curve = recall_curve(cs, ts, D.n_items, sizes); del cs
         gu = self._guard_users(t.uid.unique())
-        keep = lambda s, z=None: partial(training_block, n_items=D.n_items, guard=gu, n_hard=P['N_HARD'], n_random=P['N_RANDOM'], seed=s, sizes=z)   # per user block: only the sample leaves it
+        spill, sp = None, self.store.path('.train_parts_{N}')                   # cluster: the samples on disk till merged
+        for d in sp.parent.glob(sp.name + '.*'): shutil.rmtree(d, ignore_errors=True)   # a killed run's (the run lock: no one else's)
+        if self.client is not None: spill = tempfile.mkdtemp(prefix=sp.name + '.', dir=sp.parent)
+        keep = lambda s, z=None: partial(training_block, n_items=D.n_items, guard=gu, n_hard=P['N_HARD'], n_random=P['N_RANDOM'], seed=s, sizes=z,
+                                         out=spill)                                 # per user block: only the sample leaves it
         blocks = featured_candidates(Rv, t, n, D.items, self.client, then=keep(P['SEED'], None if curve is not None else sizes))
         rv_sec = Rv.seconds; del Rv; tr, ti, g, rc, cb = merge_training(blocks); del blocks   # the sources go before the blocks are merged
         curve = curve if curve is not None else cb                                 # fixed n (the default): the curve of every validation user, from the blocks
@@ -403,6 +407,7 @@ def candidates(self:Job) -> pd.DataFrame:
         with atomic_write(self.store.path('meta_enhanced_scale_{N}.parquet')) as f:   # on disk, not in memory, while the test pass runs
             _cap_queries(pd.concat([p for p, _ in parts], ignore_index=True), P['MAX_TRAIN_ROWS'], P['SEED']).to_parquet(f, index=False)
         del parts, guard, tr, ti, g, p; release_memory()
+        if spill: shutil.rmtree(spill, ignore_errors=True)
         ht, tt = D.fold('test')
         log(f'candidates: test pass ({tt.uid.nunique()} users): sources on train + valid'); Rt = fit_sources(ht, D.n_users, D.n_items, self.emb, catalogue=D.catalogue('test'), **self._fit_kw(self.factors))
         if self.client is None:

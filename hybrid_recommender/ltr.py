@@ -382,16 +382,19 @@ def training_block(df:pd.DataFrame, # one block's featured, labelled candidates
                    guard:np.ndarray, # users held out of training for the guard
                    n_hard:int=0, n_random:int=50, seed:int=0, # `sample_training` arguments
                    sizes:tuple|None=None, # also the block's `recall_curve` at these per-source sizes (None: no curve)
+                   out:str|None=None, # a folder every worker sees: the sample is written there where the block is made, its path returned
                   ) -> dict:
     "What a training pass keeps of a user block: its training sample (+ info), the guard users' whole pools, its pool recall (and curve)."
     tr, info = sample_training(df, n_hard, n_random, seed); users = tg.uid.nunique()
+    if out is not None and len(tr):
+        p = Path(out)/f'train-{seed}-{int(tg.uid.min()):010d}.parquet'; tr.to_parquet(p, index=False); tr = str(p)
     return {'train': tr, 'info': info, 'guard': df[df.uid.isin(guard)].reset_index(drop=True), 'recall': (pool_recall(df, tg, n_items), users),
             'curve': (recall_curve(df, tg, n_items, sizes), users) if sizes else None}
 
 def merge_training(parts:list[dict], # `training_block` results, in block order
                   ) -> tuple[pd.DataFrame, dict, pd.DataFrame, pd.DataFrame, pd.DataFrame|None]:
     "(training sample, sampling info, guard rows, pool recall, recall curve or None) of the whole pass from its blocks."
-    cat = lambda k: pd.concat([p[k] for p in parts], ignore_index=True)
+    cat = lambda k: pd.concat([pd.read_parquet(p[k]) if isinstance(p[k], str) else p[k] for p in parts], ignore_index=True)   # str: a part on disk
     curve = merge_recall([p['curve'] for p in parts]) if parts[0]['curve'] is not None else None
     return cat('train'), {k: sum(p['info'][k] for p in parts) for k in parts[0]['info']}, cat('guard'), merge_recall([p['recall'] for p in parts]), curve
 
