@@ -362,7 +362,8 @@ def topk_suffix(Q:np.ndarray, # (L,) item ids in ranking order
     seen, start = sp.csr_matrix(seen), np.asarray(start, np.int64); n = len(start)
     ids, val = np.full((n, k), -1, np.int64), np.full((n, k), -np.inf, np.float32)
     W = min(len(Q), k + int(np.diff(seen.indptr).max(initial=0)))            # a window this long holds k unseen items if any are left
-    for b in range(0, n if W else 0, bs := max(1, max_cells // max(W, 1))):
+    for b in range(0, n if W else 0, bs := max(1, max_cells // (8 * max(W, 1)))):   # ~60 B of temporaries a cell (positions, ids, lookups,
+                                                                                  # sort): an eighth keeps a block near 4 B x max_cells
         p = start[b:b + bs, None] + np.arange(W); ok = p < len(Q); p = np.minimum(p, len(Q) - 1); q = Q[p]
         hit = ~ok | (csr_lookup(seen[b:b + bs], np.repeat(np.arange(len(p)), W), q.ravel()).reshape(p.shape) != 0)
         pick = np.argsort(hit, axis=1, kind='stable')[:, :k]; good = ~np.take_along_axis(hit, pick, 1); w = pick.shape[1]
