@@ -405,7 +405,8 @@ def candidates(self:Job) -> pd.DataFrame:
         tinfo = {'passes': len(parts), **{k: sum(i[k] for _, i in parts) for k in parts[0][1]}}
         with atomic_write(self.store.path('guard_candidates_{N}.parquet')) as f: pd.concat(guard, ignore_index=True).to_parquet(f, index=False)
         with atomic_write(self.store.path('meta_enhanced_scale_{N}.parquet')) as f:   # on disk, not in memory, while the test pass runs
-            _cap_queries(pd.concat([p for p, _ in parts], ignore_index=True), P['MAX_TRAIN_ROWS'], P['SEED']).to_parquet(f, index=False)
+            tr = parts[0][0] if len(parts) == 1 else pd.concat([p for p, _ in parts], ignore_index=True)   # one pass: no copy of it
+            _cap_queries(tr, P['MAX_TRAIN_ROWS'], P['SEED']).to_parquet(f, index=False)
         del parts, guard, tr, ti, g, p; release_memory()
         if spill: shutil.rmtree(spill, ignore_errors=True)
         ht, tt = D.fold('test')

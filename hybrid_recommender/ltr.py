@@ -449,6 +449,7 @@ def _rerank_part(b:np.ndarray, # one entry: (users of a part, its parquet path o
     "Reranked and RRF top-k of one pool part, and the reranked top-k rows with their scores."
     u, path = b[0]
     df = pd.read_parquet(path) if path else pd.DataFrame({'uid': np.zeros(0, np.int64), 'iid': np.zeros(0, np.int64)})
+    if len(df) and not (m := df.uid.isin(u).to_numpy()).all(): df = df[m].reset_index(drop=True)   # a sample of users (EVAL_USERS): only theirs
     recs, s = rerank(model, df, u, k, choice) if len(df) else (np.full((len(u), k), -1, np.int64), df.assign(score=np.zeros(0)))
     return recs, recs_from_frame(rrf_scores(df), u, k), s.merge(recs_to_frame(recs, u)[['uid', 'iid']], on=['uid', 'iid'])
 
