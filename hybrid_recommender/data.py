@@ -1284,9 +1284,11 @@ def map_blocks(client, # a distributed.Client, or None to run here
 
 # %% ../nbs/00_data.ipynb #28f3a1f0
 def release_memory() -> None:
-    "Collect garbage and return the heap's free pages to the OS (glibc `malloc_trim`; elsewhere only the collection)."
+    "Collect garbage and return free pages to the OS: glibc's heap (`malloc_trim`) and pyarrow's pool (what parquet reads allocate from)."
     import gc, ctypes, ctypes.util
     gc.collect()
     try: ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6').malloc_trim(0)
     except (OSError, AttributeError): pass                                      # not glibc (macOS, musl): nothing to trim
+    try: import pyarrow as pa; pa.default_memory_pool().release_unused()       # mimalloc/jemalloc keep what a freed table held
+    except (ImportError, AttributeError): pass
 

@@ -164,6 +164,7 @@ class Job:
         "Time a stage; a stage resumed from cache keeps the cost it had when it was computed (stage_costs_{N}.json)."
         log(f'{name}: start')
         with StageTimer(self.stages, name): yield
+        release_memory()                                                     # the next stage starts from what is held
         p = self.store.path('stage_costs_{N}.json'); costs = json.loads(p.read_text()) if p.exists() else {}
         fp, s = self.fps.get(STAGE_FP[name]), self.stages[name]
         if name in self._loaded:
@@ -485,6 +486,15 @@ def list_rows(recs:np.ndarray, # (n_users, K) item lists, -1 = padding
 
 # %% ../nbs/07_job.ipynb #63521e53
 @patch
+def _training_rows(self:Job, exclude:np.ndarray, # users left out (the guard's)
+                  ) -> pd.DataFrame:
+    "The reranker's training sample without the users `exclude`: filtered in memory when held, else filtered as it is read."
+    if self.__dict__.get('_train_set') is not None: ts = self._train_set; return ts[~ts.uid.isin(exclude)]
+    import pyarrow.parquet as pq
+    t = pq.read_table(self.store.path('meta_enhanced_scale_{N}.parquet'), filters=[('uid', 'not in', [int(u) for u in exclude])] if len(exclude) else None)
+    return t.to_pandas(split_blocks=True, self_destruct=True)              # column by column: the table and the frame are not both whole
+
+@patch
 def ltr(self:Job):
     "Stage 4: train (or load) the reranker; feature importance."
     import joblib
@@ -498,7 +508,7 @@ def ltr(self:Job):
             self.model = joblib.load(self.store.path('lgbm_reranker_final_{N}.joblib'))   # our own artifact, in the chosen OUT_DIR
             self.info['ltr'] = json.loads(self.store.path('ltr_{N}.json').read_text()); self._loaded.add('ltr')
         else:
-            g = self.guard_set; fit = self.train_set[~self.train_set.uid.isin(g.uid.unique())]
+            g = self.guard_set; fit = self._training_rows(g.uid.unique())            # the sample without the guard users: never held whole
             self._train_set = None; release_memory()                                 # only `fit` is held; the refit below reads the sample again
             self._check_training(fit)
             best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
