@@ -512,7 +512,8 @@ def ltr(self:Job):
             self._train_set = None; release_memory()                                 # only `fit` is held; the refit below reads the sample again
             self._check_training(fit)
             best, _ = tune_reranker(fit, P['LGBM_TRIALS'], P['SEED'], P['USE_GPU'])
-            self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'], refit=False)   # early-stopped (see above)
+            self.model, minfo = train_reranker(fit, best, use_gpu=P['USE_GPU'], seed=P['SEED'], refit=False,   # early-stopped (see above);
+                                               consume=True)                         # `fit`'s features move into its matrices
             del fit; release_memory()                                                # before the guard refits the baselines
             guard = choose_ranker(g, predict_scores(self.model, g), P['K'], others=self._guard_baselines(g)) if len(g) else {'choice': 'reranker', 'ndcg': {}, 'queries': 0}
             nd, nf = (guard['ndcg_final'], guard['queries_final']) if guard.get('basis') == 'final' else (guard['ndcg'], guard['queries'])

@@ -17,10 +17,10 @@ from .candidates import Retrievers, fit_sources, generate_candidates, precompute
 # %% auto #0
 __all__ = ['POOL_SCORES', 'LGBM_DEFAULTS', 'GUARD_MIN_FINAL', 'AsOf', 'user_features', 'gather_scores', 'recent_item_matrix',
            'segment_ranks', 'pool_features', 'derived', 'add_features', 'feature_columns', 'label_candidates',
-           'row_uniform', 'sample_training', 'feature_matrix', 'train_reranker', 'importance', 'tune_reranker',
-           'save_reranker', 'load_booster', 'cluster_block', 'featured_candidates', 'run_pass', 'training_block',
-           'merge_training', 'write_pool_block', 'extra_folds', 'predict_scores', 'rerank', 'rerank_pool',
-           'query_ndcgs', 'query_ndcg', 'guard_scores', 'choose_ranker']
+           'row_uniform', 'sample_training', 'feature_matrices', 'feature_matrix', 'train_reranker', 'importance',
+           'tune_reranker', 'save_reranker', 'load_booster', 'cluster_block', 'featured_candidates', 'run_pass',
+           'training_block', 'merge_training', 'write_pool_block', 'extra_folds', 'predict_scores', 'rerank',
+           'rerank_pool', 'query_ndcgs', 'query_ndcg', 'guard_scores', 'choose_ranker']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -239,16 +239,26 @@ def _sizes(q:np.ndarray) -> np.ndarray:
 def _groups(df): return _sizes(_qid(df))
 
 # %% ../nbs/04_ltr.ipynb #e86c44f1
-def feature_matrix(df:pd.DataFrame, # featured rows
-                   feats:list[str], # the columns, in the model's order
-                   rows:np.ndarray|None=None, # boolean mask or positions of the rows to take (None: all)
-                  ) -> np.ndarray:
-    "`df[feats].to_numpy(np.float32)[rows]`, filled column by column: no copy of the frame, no matrix of the rows left out."
-    r = None if rows is None else (np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows))
-    X = np.empty((len(df) if r is None else len(r), len(feats)), np.float32)
-    for j, c in enumerate(feats): v = df[c].to_numpy(); X[:, j] = v if r is None else v[r]
-    return X
+def feature_matrices(df:pd.DataFrame, # featured rows
+                     feats:list[str], # the columns, in the model's order
+                     rows:list, # one boolean mask or array of positions per matrix (None: all rows)
+                     consume:bool=False, # drop each column from `df` once copied (the caller's frame is used up)
+                    ) -> list[np.ndarray]:
+    "`df[feats].to_numpy(np.float32)[r]` for each `r` in `rows`, filled column by column: no copy of the frame, no rows left out."
+    rs = [None if r is None else (np.flatnonzero(r) if np.asarray(r).dtype == bool else np.asarray(r)) for r in rows]
+    Xs = [np.empty((len(df) if r is None else len(r), len(feats)), np.float32) for r in rs]
+    for j, c in enumerate(feats):
+        v = df[c].to_numpy()
+        for X, r in zip(Xs, rs): X[:, j] = v if r is None else v[r]
+        if consume: del v, df[c]
+    return Xs
 
+def feature_matrix(df:pd.DataFrame, feats:list[str], # as for `feature_matrices`
+                   rows:np.ndarray|None=None, # boolean mask or positions of the rows to take (None: all)
+                   consume:bool=False, # drop each column from `df` once copied
+                  ) -> np.ndarray:
+    "One matrix of `feature_matrices`."
+    return feature_matrices(df, feats, [rows], consume)[0]
 
 # %% ../nbs/04_ltr.ipynb #fbb96eaa
 def train_reranker(train:pd.DataFrame, # sample_training() rows (grouped by uid)
@@ -260,6 +270,7 @@ def train_reranker(train:pd.DataFrame, # sample_training() rows (grouped by uid)
                    seed:int=0, # random seed
                    n_estimators:int|None=None, # trees of a plain refit (no early stopping), e.g. a previous fit's best_iteration
                    refit:bool=True, # False: return the first split's early-stopped model (fitted on 1 - es_frac of the users), no final fit
+                   consume:bool=False, # the last fit drops each feature column of `train` once copied (see `feature_matrices`)
                   ):
     "Fit an `LGBMRanker` (lambdarank) with the number of trees chosen by user-split early stopping; returns (model, info)."
     import lightgbm as lgb
@@ -269,8 +280,8 @@ def train_reranker(train:pd.DataFrame, # sample_training() rows (grouped by uid)
     repeats = repeats if repeats is not None else (3 if len(_sizes(q)) < 2000 else 1)
     t0 = time.perf_counter(); its, scores, first = [], [], None
     for r in (progress_bar(range(repeats), 'LightGBM early-stopping fits', unit='fit') if n_estimators is None else ()):
-        fit, es = _split_users(train, es_frac, seed + r)
-        m, Xf, Xe = lgb.LGBMRanker(**p), feature_matrix(train, feats, fit), feature_matrix(train, feats, es)
+        fit, es = _split_users(train, es_frac, seed + r); m = lgb.LGBMRanker(**p)
+        Xf, Xe = feature_matrices(train, feats, [fit, es], consume and not refit and r == repeats - 1)   # the frame's last use
         with warnings.catch_warnings():          # LightGBM 4.7 renames eval_set; keep the form every 4.x accepts
             warnings.simplefilter('ignore', category=FutureWarning); warnings.filterwarnings('ignore', message='.*eval_set.*')
             m.fit(Xf, y[fit], group=_sizes(q[fit]), eval_set=[(Xe, y[es])], eval_group=[_sizes(q[es])], eval_at=[10],
@@ -280,7 +291,7 @@ def train_reranker(train:pd.DataFrame, # sample_training() rows (grouped by uid)
         its.append(int(m.best_iteration_ or p['n_estimators'])); scores.append(float(m.best_score_['valid_0']['ndcg@10']))
     n = n_estimators or max(10, int(np.mean(its) * 1.1))                    # a bit more: the final fit sees more users
     model = first if not refit and first is not None else lgb.LGBMRanker(**{**p, 'n_estimators': n}).fit(
-        feature_matrix(train, feats), y, group=_sizes(q), feature_name=feats)
+        feature_matrix(train, feats, consume=consume), y, group=_sizes(q), feature_name=feats)
     return model, {'seconds': time.perf_counter() - t0, 'best_iteration': n, 'es_iterations': its, 'refit': model is not first,
                    'valid_ndcg@10': float(np.mean(scores)) if scores else None, 'device': dev, 'features': feats}
 
