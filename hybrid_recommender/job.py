@@ -395,12 +395,13 @@ def candidates(self:Job) -> pd.DataFrame:
         keep = lambda s, z=None: partial(training_block, n_items=D.n_items, guard=gu, n_hard=P['N_HARD'], n_random=P['N_RANDOM'], seed=s, sizes=z,
                                          out=spill)                                 # per user block: only the sample leaves it
         blocks = featured_candidates(Rv, t, n, D.items, self.client, then=keep(P['SEED'], None if curve is not None else sizes))
-        rv_sec = Rv.seconds; del Rv; tr, ti, g, rc, cb = merge_training(blocks); del blocks   # the sources go before the blocks are merged
+        rv_sec = Rv.seconds; del Rv; release_memory()                         # the sources go (back to the OS) before
+        tr, ti, g, rc, cb = merge_training(blocks); del blocks                      # the blocks are merged
         curve = curve if curve is not None else cb                                 # fixed n (the default): the curve of every validation user, from the blocks
         parts, guard, recall_valid = [(tr, ti)], [g], rc.to_dict('records')
         for j, (hx, tx) in enumerate(extra_folds(D.train, self._n_extra())):
             log(f'candidates: extra training cut-off {j + 1} ({tx.uid.nunique()} users)'); Rx = fit_sources(hx, D.n_users, D.n_items, self.emb, catalogue=D.catalogue(history=hx), **self._fit_kw())
-            blocks = featured_candidates(Rx, tx, n, D.items, self.client, then=keep(P['SEED'] + j + 1)); del Rx
+            blocks = featured_candidates(Rx, tx, n, D.items, self.client, then=keep(P['SEED'] + j + 1)); del Rx; release_memory()
             tr, ti, g, _, _ = merge_training(blocks); parts.append((tr, ti)); guard.append(g); del blocks
         for j, p in enumerate([p for p, _ in parts] + guard): p.insert(0, 'qid', np.int64(j % len(parts)) * D.n_users + p.uid.to_numpy())
         tinfo = {'passes': len(parts), **{k: sum(i[k] for _, i in parts) for k in parts[0][1]}}

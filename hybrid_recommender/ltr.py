@@ -19,8 +19,8 @@ __all__ = ['POOL_SCORES', 'LGBM_DEFAULTS', 'GUARD_MIN_FINAL', 'AsOf', 'user_feat
            'segment_ranks', 'pool_features', 'derived', 'add_features', 'feature_columns', 'label_candidates',
            'row_uniform', 'sample_training', 'feature_matrices', 'feature_matrix', 'train_reranker', 'importance',
            'tune_reranker', 'save_reranker', 'load_booster', 'cluster_block', 'featured_candidates', 'run_pass',
-           'training_block', 'merge_training', 'write_pool_block', 'extra_folds', 'predict_scores', 'rerank',
-           'rerank_pool', 'query_ndcgs', 'query_ndcg', 'guard_scores', 'choose_ranker']
+           'training_block', 'concat_parts', 'merge_training', 'write_pool_block', 'extra_folds', 'predict_scores',
+           'rerank', 'rerank_pool', 'query_ndcgs', 'query_ndcg', 'guard_scores', 'choose_ranker']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -402,10 +402,20 @@ def training_block(df:pd.DataFrame, # one block's featured, labelled candidates
     return {'train': tr, 'info': info, 'guard': df[df.uid.isin(guard)].reset_index(drop=True), 'recall': (pool_recall(df, tg, n_items), users),
             'curve': (recall_curve(df, tg, n_items, sizes), users) if sizes else None}
 
+def concat_parts(xs:list, # frames in memory, or paths of parquet parts (a block without rows stays an empty frame)
+                ) -> pd.DataFrame:
+    "The parts as one frame, in order; parts on disk are joined by pyarrow, so the pass's rows are never held twice (parts + whole)."
+    if not any(isinstance(x, str) for x in xs): return pd.concat(xs, ignore_index=True)
+    if any(not isinstance(x, str) and len(x) for x in xs):
+        raise ValueError("the pass mixes samples on disk with samples in memory: give every `training_block` the same `out`")
+    import pyarrow as pa, pyarrow.parquet as pq
+    t = pa.concat_tables([pq.read_table(x) for x in xs if isinstance(x, str)], promote_options='permissive')
+    return t.replace_schema_metadata(None).to_pandas(split_blocks=True, self_destruct=True)   # column by column, each chunk freed once copied
+
 def merge_training(parts:list[dict], # `training_block` results, in block order
                   ) -> tuple[pd.DataFrame, dict, pd.DataFrame, pd.DataFrame, pd.DataFrame|None]:
     "(training sample, sampling info, guard rows, pool recall, recall curve or None) of the whole pass from its blocks."
-    cat = lambda k: pd.concat([pd.read_parquet(p[k]) if isinstance(p[k], str) else p[k] for p in parts], ignore_index=True)   # str: a part on disk
+    cat = lambda k: concat_parts([p[k] for p in parts])
     curve = merge_recall([p['curve'] for p in parts]) if parts[0]['curve'] is not None else None
     return cat('train'), {k: sum(p['info'][k] for p in parts) for k in parts[0]['info']}, cat('guard'), merge_recall([p['recall'] for p in parts]), curve
 
