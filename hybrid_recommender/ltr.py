@@ -404,13 +404,21 @@ def training_block(df:pd.DataFrame, # one block's featured, labelled candidates
 
 def concat_parts(xs:list, # frames in memory, or paths of parquet parts (a block without rows stays an empty frame)
                 ) -> pd.DataFrame:
-    "The parts as one frame, in order; parts on disk are joined by pyarrow, so the pass's rows are never held twice (parts + whole)."
-    if not any(isinstance(x, str) for x in xs): return pd.concat(xs, ignore_index=True)
+    "The parts as one frame, in order; parts on disk are copied one by one into columns of the final length: never parts + whole."
+    fs = [x for x in xs if isinstance(x, str)]
+    if not fs: return pd.concat(xs, ignore_index=True)
     if any(not isinstance(x, str) and len(x) for x in xs):
         raise ValueError("the pass mixes samples on disk with samples in memory: give every `training_block` the same `out`")
-    import pyarrow as pa, pyarrow.parquet as pq
-    t = pa.concat_tables([pq.read_table(x) for x in xs if isinstance(x, str)], promote_options='permissive')
-    return t.replace_schema_metadata(None).to_pandas(split_blocks=True, self_destruct=True)   # column by column, each chunk freed once copied
+    import pyarrow.parquet as pq
+    at = np.r_[0, np.cumsum([pq.ParquetFile(f).metadata.num_rows for f in fs])]
+    p, s0 = pd.read_parquet(fs[0]), pq.read_schema(fs[0]).remove_metadata()
+    if any(not isinstance(d, np.dtype) for d in p.dtypes) or any(not pq.read_schema(f).remove_metadata().equals(s0) for f in fs):
+        return pd.concat([p] + [pd.read_parquet(f) for f in fs[1:]], ignore_index=True)   # parts that differ: pandas' own rules
+    out = {c: np.empty(at[-1], d) for c, d in p.dtypes.items()}
+    for j, f in enumerate(fs):
+        p = p if j == 0 else pd.read_parquet(f)                                       # one part held at a time
+        for c in out: out[c][at[j]:at[j + 1]] = p[c].to_numpy()
+    return pd.DataFrame(out, copy=False)                                              # the columns as they are: no consolidating copy
 
 def merge_training(parts:list[dict], # `training_block` results, in block order
                   ) -> tuple[pd.DataFrame, dict, pd.DataFrame, pd.DataFrame, pd.DataFrame|None]:
