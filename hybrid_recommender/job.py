@@ -352,11 +352,12 @@ def _fit_kw(self:Job, factors=None) -> dict:
                 use_gpu=P['USE_GPU'], factors=factors, ease={'max_items': P['EASE_SOURCE_ITEMS'], **s['ease']} if P['N_EASE'] > 0 else False,
                 cooc=(s['cooc'] or None) if P['N_COOC'] > 0 else False, client=self.client)
 def _cap_queries(df:pd.DataFrame, max_rows:int, seed:int=0) -> pd.DataFrame:
-    "Keep whole queries (`qid`), chosen at random, until about `max_rows` rows; order preserved."
+    "Keep whole queries (`qid`), chosen at random, until about `max_rows` rows; order preserved. When it cuts, `df` is used up."
     if len(df) <= max_rows: return df
     q = df.qid.unique(); rng = np.random.default_rng(seed)
-    keep = q[rng.random(len(q)) < max_rows / len(df)]
-    return df[df.qid.isin(keep)].reset_index(drop=True)
+    rows, out = np.flatnonzero(df.qid.isin(q[rng.random(len(q)) < max_rows / len(df)]).to_numpy()), {}
+    for c in list(df.columns): out[c] = df[c].iloc[rows].reset_index(drop=True); del df[c]   # column by column: never both whole
+    return pd.DataFrame(out, copy=False)
 @patch
 def _guard_users(self:Job, uids:np.ndarray) -> np.ndarray:
     "The validation users held out of reranker training for the guard: GUARD_FRAC of them, at most GUARD_MAX_USERS (seeded)."
