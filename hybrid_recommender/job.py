@@ -18,7 +18,7 @@ from .mf import fit_mf, save_factors, load_factors, fit_popularity, fit_itemknn,
 from .mf import fit_recent_popularity, fit_newest
 from .candidates import fit_sources, generate_candidates, allocate_budget, pool_recall, merge_recall, recall_curve, rrf_scores
 from .ltr import add_features, label_candidates, sample_training, extra_folds, rerank, predict_scores, featured_candidates
-from .ltr import training_block, merge_training, write_pool_block, rerank_pool
+from .ltr import training_block, merge_training, write_pool_block, rerank_pool, parquet_frame
 from .ltr import train_reranker, tune_reranker, save_reranker, importance, choose_ranker, GUARD_MIN_FINAL
 from .eval import tune, evaluate as evaluate_fold, tuning_users, POP_GRID, RECENT_POP_GRID, ITEMKNN_GRID, EASE_GRID, topk_metrics, per_user_metrics, summary_table, paired_bootstrap
 from .eval import save_fig, plot_metrics, plot_feature_importance, plot_by_history, plot_pool_recall
@@ -492,9 +492,9 @@ def _training_rows(self:Job, exclude:np.ndarray, # users left out (the guard's)
                   ) -> pd.DataFrame:
     "The reranker's training sample without the users `exclude`: filtered in memory when held, else filtered as it is read."
     if self.__dict__.get('_train_set') is not None: ts = self._train_set; return ts[~ts.uid.isin(exclude)]
-    import pyarrow.parquet as pq
-    t = pq.read_table(self.store.path('meta_enhanced_scale_{N}.parquet'), filters=[('uid', 'not in', [int(u) for u in exclude])] if len(exclude) else None)
-    return t.to_pandas(split_blocks=True, self_destruct=True)              # column by column: the table and the frame are not both whole
+    f, ex = str(self.store.path('meta_enhanced_scale_{N}.parquet')), np.asarray(exclude)
+    df = parquet_frame([f], (lambda u: ~np.isin(u, ex)) if len(ex) else None)   # a row group at a time: never the file's table + the frame
+    return df if df is not None else (lambda d: d[~d.uid.isin(ex)].reset_index(drop=True))(pd.read_parquet(f))
 
 @patch
 def ltr(self:Job):

@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 import numpy as np, pandas as pd, scipy.sparse as sp
-from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar, map_blocks
+from .data import RecData, atomic_write, resolve_device, last_items, recency_rank, target_times, progress_bar, map_blocks, release_memory
 from .mf import recs_from_frame, recs_to_frame, _pos_in_run, _run_starts, group_ids, dot_scorer, sparse_scorer
 from .candidates import rrf_scores, pool_recall, merge_recall, recall_curve
 from .candidates import Retrievers, fit_sources, generate_candidates, precomputed_source
@@ -19,8 +19,8 @@ __all__ = ['POOL_SCORES', 'LGBM_DEFAULTS', 'GUARD_MIN_FINAL', 'AsOf', 'user_feat
            'segment_ranks', 'pool_features', 'derived', 'add_features', 'feature_columns', 'label_candidates',
            'row_uniform', 'sample_training', 'feature_matrices', 'feature_matrix', 'train_reranker', 'importance',
            'tune_reranker', 'save_reranker', 'load_booster', 'cluster_block', 'featured_candidates', 'run_pass',
-           'training_block', 'concat_parts', 'merge_training', 'write_pool_block', 'extra_folds', 'predict_scores',
-           'rerank', 'rerank_pool', 'query_ndcgs', 'query_ndcg', 'guard_scores', 'choose_ranker']
+           'training_block', 'parquet_frame', 'concat_parts', 'merge_training', 'write_pool_block', 'extra_folds',
+           'predict_scores', 'rerank', 'rerank_pool', 'query_ndcgs', 'query_ndcg', 'guard_scores', 'choose_ranker']
 
 # %% ../nbs/04_ltr.ipynb #d0e605a7
 class AsOf:
@@ -246,11 +246,13 @@ def feature_matrices(df:pd.DataFrame, # featured rows
                     ) -> list[np.ndarray]:
     "`df[feats].to_numpy(np.float32)[r]` for each `r` in `rows`, filled column by column: no copy of the frame, no rows left out."
     rs = [None if r is None else (np.flatnonzero(r) if np.asarray(r).dtype == bool else np.asarray(r)) for r in rows]
-    Xs = [np.empty((len(df) if r is None else len(r), len(feats)), np.float32) for r in rs]
+    Xs = [np.empty((len(df) if r is None else len(r), len(feats)), np.float32, order='F') for r in rs]   # a column's pages only
     for j, c in enumerate(feats):
         v = df[c].to_numpy()
         for X, r in zip(Xs, rs): X[:, j] = v if r is None else v[r]
-        if consume: del v, df[c]
+        if consume:
+            del v, df[c]
+            if j % 8 == 7: release_memory()              # columns read by pyarrow go back to its pool, which keeps them till released
     return Xs
 
 def feature_matrix(df:pd.DataFrame, feats:list[str], # as for `feature_matrices`
@@ -402,23 +404,33 @@ def training_block(df:pd.DataFrame, # one block's featured, labelled candidates
     return {'train': tr, 'info': info, 'guard': df[df.uid.isin(guard)].reset_index(drop=True), 'recall': (pool_recall(df, tg, n_items), users),
             'curve': (recall_curve(df, tg, n_items, sizes), users) if sizes else None}
 
+def parquet_frame(fs:list, # parquet files, read in order
+                  keep:Callable|None=None, # keep(uid array of a row group) -> bool mask of its rows to keep (None: all)
+                 ) -> pd.DataFrame|None:
+    "The files' rows as one frame, read a row group at a time into columns of the final length; None if their schemas differ."
+    import pyarrow as pa, pyarrow.parquet as pq
+    pf = [pq.ParquetFile(f) for f in fs]; s0 = pf[0].schema_arrow.remove_metadata()
+    dt = pf[0].schema_arrow.empty_table().to_pandas().dtypes                         # the dtypes `pd.read_parquet` gives
+    if any(not isinstance(d, np.dtype) for d in dt) or any(not p.schema_arrow.remove_metadata().equals(s0) for p in pf): return None
+    rg = [(p, g) for p in pf for g in range(p.num_row_groups)]
+    ms = [None if keep is None else keep(p.read_row_group(g, columns=['uid']).column(0).to_numpy()) for p, g in rg]
+    at = np.r_[0, np.cumsum([p.metadata.row_group(g).num_rows if m is None else int(m.sum()) for (p, g), m in zip(rg, ms)])]
+    out = {c: np.empty(at[-1], d) for c, d in dt.items()}
+    for j, ((p, g), m) in enumerate(zip(rg, ms)):                                    # one row group held at a time
+        t = p.read_row_group(g)
+        for c in out: v = t.column(c).to_numpy(); out[c][at[j]:at[j + 1]] = v if m is None else v[m]
+        del t, v; pa.default_memory_pool().release_unused()                          # its buffers back to the OS, not kept by the pool
+    return pd.DataFrame(out, copy=False)                                              # the columns as they are: no consolidating copy
+
 def concat_parts(xs:list, # frames in memory, or paths of parquet parts (a block without rows stays an empty frame)
                 ) -> pd.DataFrame:
-    "The parts as one frame, in order; parts on disk are copied one by one into columns of the final length: never parts + whole."
+    "The parts as one frame, in order; parts on disk are read into columns of the final length (`parquet_frame`): never parts + whole."
     fs = [x for x in xs if isinstance(x, str)]
     if not fs: return pd.concat(xs, ignore_index=True)
     if any(not isinstance(x, str) and len(x) for x in xs):
         raise ValueError("the pass mixes samples on disk with samples in memory: give every `training_block` the same `out`")
-    import pyarrow.parquet as pq
-    at = np.r_[0, np.cumsum([pq.ParquetFile(f).metadata.num_rows for f in fs])]
-    p, s0 = pd.read_parquet(fs[0]), pq.read_schema(fs[0]).remove_metadata()
-    if any(not isinstance(d, np.dtype) for d in p.dtypes) or any(not pq.read_schema(f).remove_metadata().equals(s0) for f in fs):
-        return pd.concat([p] + [pd.read_parquet(f) for f in fs[1:]], ignore_index=True)   # parts that differ: pandas' own rules
-    out = {c: np.empty(at[-1], d) for c, d in p.dtypes.items()}
-    for j, f in enumerate(fs):
-        p = p if j == 0 else pd.read_parquet(f)                                       # one part held at a time
-        for c in out: out[c][at[j]:at[j + 1]] = p[c].to_numpy()
-    return pd.DataFrame(out, copy=False)                                              # the columns as they are: no consolidating copy
+    df = parquet_frame(fs)
+    return df if df is not None else pd.concat([pd.read_parquet(f) for f in fs], ignore_index=True)   # parts that differ: pandas' rules
 
 def merge_training(parts:list[dict], # `training_block` results, in block order
                   ) -> tuple[pd.DataFrame, dict, pd.DataFrame, pd.DataFrame, pd.DataFrame|None]:
