@@ -407,7 +407,7 @@ def training_block(df:pd.DataFrame, # one block's featured, labelled candidates
 def parquet_frame(fs:list, # parquet files, read in order
                   keep:Callable|None=None, # keep(uid array of a row group) -> bool mask of its rows to keep (None: all)
                  ) -> pd.DataFrame|None:
-    "The files' rows as one frame, read a row group at a time into columns of the final length; None if schemas differ or a dtype is not numpy."
+    "The files' rows as one frame, read a row group at a time into final-length columns; None if schemas differ or a dtype is not numpy."
     import pyarrow as pa, pyarrow.parquet as pq
     pf = [pq.ParquetFile(f) for f in fs]; s0 = pf[0].schema_arrow.remove_metadata()
     dt = pf[0].schema_arrow.empty_table().to_pandas().dtypes                         # the dtypes `pd.read_parquet` gives
